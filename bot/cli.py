@@ -15,7 +15,7 @@ COMMANDS = {
     "reindex": "bot.cli_retrieval:cmd_reindex",
     "ask": "bot.cli_retrieval:cmd_ask",
     "eval": "bot.cli_retrieval:cmd_eval",
-    "model": "bot.cli_retrieval:cmd_model",
+    "model": "bot.cli_model:cmd_model",
     "users": "bot.cli_admin:cmd_users",
     "stats": "bot.cli_admin:cmd_stats",
     "unanswered": "bot.cli_admin:cmd_unanswered",
