@@ -12,7 +12,7 @@ from retrieval.settings import SettingsError, load_settings
 COMMANDS = {
     "run": "bot.cli_bot:cmd_run",
     "chat": "bot.cli_bot:cmd_chat",
-    "reindex": "bot.cli_retrieval:cmd_reindex",
+    "reindex": "bot.cli_reindex:cmd_reindex",
     "ask": "bot.cli_retrieval:cmd_ask",
     "eval": "bot.cli_retrieval:cmd_eval",
     "model": "bot.cli_model:cmd_model",
