@@ -66,3 +66,30 @@ class SearchResult:
     # When not answered: the closest topics (passage titles) to suggest to the user.
     suggestions: tuple[str, ...] = ()
     latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class CorrespondenceRow:
+    """One row of the 2008 -> 2015 clause correspondence table."""
+
+    clause_2008: str
+    title_2008: str
+    clauses_2015: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NewClause:
+    """A 2015 clause with no counterpart in the 2008 edition."""
+
+    clause: str
+    title: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GlossaryEntry:
+    """An abbreviation or synonym and what it stands for (feeds query expansion)."""
+
+    term: str
+    means: tuple[str, ...]

@@ -13,3 +13,125 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"
 # Built once and reused across runs (git-ignored); a fresh clone builds it on the first run.
 TEST_CACHE_DIR = REPO_ROOT / "var" / "test-cache"
+
+
+# --- corpus and index fixtures (retrieval.documents / retrieval.index) ---
+
+TINY_STANDARD = """\
+---
+id: tcvn-iso-9001-2015
+title: TCVN ISO 9001:2015
+kind: standard
+source: Diễn giải riêng của dự án
+---
+# TCVN ISO 9001:2015
+
+## 7 Hỗ trợ
+
+### 7.5 Thông tin dạng văn bản
+
+#### 7.5.1 Khái quát
+
+Hệ thống cần có những thông tin dạng văn bản mà tiêu chuẩn yêu cầu và tổ chức thấy cần thiết.
+
+#### 7.5.3 Kiểm soát thông tin dạng văn bản
+
+Thông tin dạng văn bản phải sẵn có khi cần và được bảo vệ thích đáng.
+
+## 9 Đánh giá kết quả hoạt động
+
+### 9.2 Đánh giá nội bộ
+
+Tổ chức tiến hành đánh giá nội bộ theo những khoảng thời gian đã hoạch định.
+"""
+
+TINY_PROCEDURE = """\
+---
+id: qt-01
+title: Kiểm soát tài liệu
+kind: procedure
+source: Quy trình mẫu
+code: QT-01
+version: "03"
+effective_date: 2024-03-01
+iso_refs: ["7.5.3"]
+---
+## 1. Mục đích
+
+Quy định cách ban hành và thu hồi tài liệu.
+
+## 5. Trình tự thực hiện
+
+### 5.1 Soạn thảo
+
+Bộ phận chuyên môn soạn thảo dự thảo tài liệu.
+
+### 5.2 Phê duyệt
+
+Lãnh đạo xem xét và ký ban hành.
+"""
+
+TINY_FAQ = """\
+id: faq-chuyen-doi
+title: Hỏi đáp chuyển đổi
+kind: faq
+source: Tổng hợp của dự án
+entries:
+  - id: sotay
+    question: Sổ tay chất lượng còn bắt buộc không?
+    answer: Bản 2015 không còn bắt buộc sổ tay chất lượng.
+    iso_refs: ["7.5.1"]
+"""
+
+TINY_CORRESPONDENCE = """\
+rows:
+  - clause_2008: "4.2.3"
+    title_2008: Kiểm soát tài liệu
+    clauses_2015: ["7.5.3"]
+    note: Tài liệu nay là thông tin dạng văn bản.
+"""
+
+TINY_GLOSSARY = """\
+entries:
+  - term: HTQLCL
+    means: hệ thống quản lý chất lượng
+"""
+
+
+def _write_corpus(root: Path, files: dict[str, str | None]) -> Path:
+    """Write {relative path: text} under root (a None text deletes the file); returns root."""
+    for rel, text in files.items():
+        path = root / rel
+        if text is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+TINY_CORPUS_FILES = {
+    "standard/tcvn-iso-9001-2015.md": TINY_STANDARD,
+    "procedures/qt-01.md": TINY_PROCEDURE,
+    "transition/faq.yaml": TINY_FAQ,
+    "transition/correspondence.yaml": TINY_CORRESPONDENCE,
+    "glossary.yaml": TINY_GLOSSARY,
+}
+
+
+@pytest.fixture
+def write_corpus():
+    """write_corpus(root, {relative path: text or None}) writes (or deletes) corpus files."""
+    return _write_corpus
+
+
+@pytest.fixture
+def tiny_corpus_files() -> dict[str, str]:
+    """The texts of `tiny_corpus`, by corpus-relative path, to edit in tests."""
+    return dict(TINY_CORPUS_FILES)
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    """A small valid corpus folder: the standard (4 clauses), one procedure, FAQ, correspondence, glossary."""
+    return _write_corpus(tmp_path / "corpus", TINY_CORPUS_FILES)
