@@ -31,6 +31,8 @@ def format_citation(p: "Passage") -> str:
         where = f" — Mục {p.section}" if p.section else ""
         extra = f" ({', '.join(details)})" if details else ""
         return f"{name}{extra}{where}"
+    if p.kind == "correspondence":
+        return f"{p.doc_title} — {p.title}"
     if p.section and p.kind != "faq":
         return f"{p.doc_title} — Mục {p.section} {p.title if p.title != p.doc_title else ''}".rstrip()
     return p.doc_title
