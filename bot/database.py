@@ -105,6 +105,13 @@ class _LoggedQuestion:
     created_at: datetime
 
 
+def _quiet_alembic() -> None:
+    log_alembic = logging.getLogger("alembic")
+    if log_alembic.level == logging.NOTSET:
+        # Alembic narrates every (no-op) upgrade and its plugin loading at INFO; the bot upgrades on each start.
+        log_alembic.setLevel(logging.WARNING)
+
+
 def _midnight(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day) if day else None
 
@@ -142,6 +149,7 @@ class Database:
     # -- schema ---------------------------------------------------------------------------------
 
     def _alembic_config(self, connection):
+        _quiet_alembic()
         from alembic.config import Config
 
         cfg = Config()
@@ -151,6 +159,7 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Alembic upgrade (idempotent; also fine on a fresh SQLite file or tables made by ensure_schema)."""
+        _quiet_alembic()
         from alembic import command
 
         try:
@@ -160,6 +169,7 @@ class Database:
             raise DatabaseUnavailable(f"database unavailable ({self.url}): {exc.orig or exc}") from exc
 
     def current_revision(self) -> str | None:
+        _quiet_alembic()
         from alembic.runtime.migration import MigrationContext
 
         try:
