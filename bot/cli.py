@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database schema and data moves")
     p.add_argument("action", choices=["upgrade", "current", "copy"])
     p.add_argument("--to", dest="target_url", help="with copy: destination DATABASE_URL")
+    p.add_argument("--replace", action="store_true", help="with copy: overwrite a destination that already holds data")
     return parser
 
 
