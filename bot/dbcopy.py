@@ -5,11 +5,11 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import Engine, Table, func, inspect, select, text
+from sqlalchemy import DateTime, Engine, Table, func, inspect, select, text
 
 import bot.models  # noqa: F401  (registers bot tables)
 from bot.database import Database
@@ -51,6 +51,9 @@ def _canonical(value) -> str:
         return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        # SQLite hands back naive UTC for the same instant PostgreSQL returns in the session's zone.
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, float):
@@ -129,10 +132,16 @@ def copy_database(
 
         with source.engine.connect() as src, target.engine.begin() as dst:
             for table in tables:
+                zoned = [c.name for c in table.columns if isinstance(c.type, DateTime) and c.type.timezone]
                 batch: list[dict] = []
                 copied = 0
                 for row in src.execution_options(yield_per=BATCH_ROWS).execute(_ordered(table)):
-                    batch.append(dict(row._mapping))
+                    values = dict(row._mapping)
+                    for name in zoned:
+                        # SQLite drops the offset of UTC times; PostgreSQL would read a naive value in its own zone.
+                        if values[name] is not None and values[name].tzinfo is None:
+                            values[name] = values[name].replace(tzinfo=timezone.utc)
+                    batch.append(values)
                     if len(batch) >= BATCH_ROWS:
                         dst.execute(table.insert(), batch)
                         copied += len(batch)
