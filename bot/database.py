@@ -366,7 +366,7 @@ class Database:
 
     def stats(self, since: date | None = None, top: int = 10) -> Stats:
         """Questions per day, answered rate, 👍/👎 counts and the most asked questions."""
-        from bot.reports import group_key
+        from bot.reports import group_key, ranked_wordings
 
         start = _midnight(since)
         with self._session() as s:
@@ -404,7 +404,7 @@ class Database:
             thumbs_down=sum(1 for v, _ in votes if v < 0),
             per_day=tuple(DayStats(d, *per_day[d]) for d in sorted(per_day)),
             top_questions=tuple(
-                TopQuestion(texts.most_common(1)[0][0], sum(texts.values()), answered_by_key[key])
+                TopQuestion(ranked_wordings(texts)[0], sum(texts.values()), answered_by_key[key])
                 for key, texts in top_rows
             ),
         )

@@ -46,6 +46,12 @@ def group_key(text: str) -> str:
     return " ".join(words) or fold(text)
 
 
+def ranked_wordings(wordings: Counter) -> list[str]:
+    """Most frequent first; on a tie the wording with diacritics, which reads better in a report."""
+    marked = lambda t: sum(1 for ch in t if ord(ch) > 127)  # noqa: E731
+    return sorted(wordings, key=lambda t: (-wordings[t], -marked(t), -len(t), t))
+
+
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
@@ -73,7 +79,7 @@ def cluster_questions(rows: Iterable[LoggedQuestion], threshold: float = SIMILAR
     for cluster in clusters:
         members = [row for row, _ in cluster]
         wordings = Counter(row.text.strip() for row in members)
-        ranked = [text for text, _ in wordings.most_common()]
+        ranked = ranked_wordings(wordings)
         groups.append(
             UnansweredGroup(
                 label=ranked[0],
