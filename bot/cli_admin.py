@@ -14,12 +14,16 @@ MSG = {
     "need_id": "Cần nhập Telegram ID, ví dụ: isobot users {action} 123456789",
     "added_user": "Đã thêm người dùng {id} vào danh sách được phép.",
     "added_chat": "Đã cho phép nhóm {id} dùng bot.",
-    "removed_user": "Đã chặn người dùng {id}; người này không dùng được bot nữa.",
+    "removed_user": "Đã gỡ người dùng {id} khỏi danh sách được phép (trạng thái: bị chặn).",
     "removed_chat": "Đã gỡ nhóm {id} khỏi danh sách được phép.",
     "promoted": "Người dùng {id} giờ là quản trị viên.",
     "promote_chat": "Chỉ người dùng (ID dương) mới có thể làm quản trị viên.",
     "no_users": "Chưa có người dùng nào trong cơ sở dữ liệu.",
     "users_header": "Người dùng:",
+    "users_cols": ("telegram_id", "vai trò", "trạng thái", "lần cuối", "tên"),
+    "role": {"admin": "quản trị", "user": "người dùng"},
+    "status": {"active": "được phép", "blocked": "bị chặn", "seen": "chưa duyệt"},
+    "chat_allowed": {True: "được phép", False: "chưa duyệt"},
     "chats_header": "Nhóm chat:",
     "admin_ids_note": "(ADMIN_IDS trong cấu hình: {ids} — luôn là quản trị viên)",
     "bad_date": "Ngày không hợp lệ: {value!r} (dùng YYYY-MM-DD hoặc DD/MM/YYYY, ví dụ 2026-01-31)",
@@ -139,16 +143,18 @@ def _list_users(db: Database, settings) -> int:
         print(MSG["no_users"])
     if users:
         print(MSG["users_header"])
-        print(f"  {'telegram_id':>12}  {'vai trò':<7} {'trạng thái':<10} {'lần cuối':<16}  tên")
+        cols = MSG["users_cols"]
+        print(f"  {cols[0]:>14}  {cols[1]:<10} {cols[2]:<10} {cols[3]:<16}  {cols[4]}")
         for u in users:
-            role = "admin" if u.telegram_id in settings.admin_ids else u.role
+            role = MSG["role"]["admin" if u.telegram_id in settings.admin_ids else u.role]
+            status = MSG["status"].get(u.status, u.status)
             seen = u.last_seen_at.strftime("%Y-%m-%d %H:%M") if u.last_seen_at else "-"
             handle = f" (@{u.username})" if u.username else ""
-            print(f"  {u.telegram_id:>12}  {role:<7} {u.status:<10} {seen:<16}  {u.name}{handle}")
+            print(f"  {u.telegram_id:>14}  {role:<10} {status:<10} {seen:<16}  {u.name}{handle}")
     if chats:
         print(MSG["chats_header"])
         for c in chats:
-            print(f"  {c.id:>14}  {'được phép' if c.allowed else 'chưa cho phép':<13}  {c.kind:<10}  {c.title}")
+            print(f"  {c.id:>14}  {MSG['chat_allowed'][bool(c.allowed)]:<10} {c.kind:<10} {c.title}")
     if settings.admin_ids:
         print(MSG["admin_ids_note"].format(ids=", ".join(str(i) for i in settings.admin_ids)))
     return 0

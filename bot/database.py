@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, case, delete, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -290,7 +290,8 @@ class Database:
 
     def list_users(self) -> list[UserRow]:
         with self._session() as s:
-            users = s.scalars(select(User).order_by(User.role.desc(), User.telegram_id)).all()
+            admins_first = case((User.role == "admin", 0), else_=1)
+            users = s.scalars(select(User).order_by(admins_first, User.telegram_id)).all()
             return [
                 UserRow(u.telegram_id, u.name, u.username, u.role, u.status, u.added_by, u.created_at,
                         u.last_seen_at)

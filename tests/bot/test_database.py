@@ -76,11 +76,12 @@ def test_remove_blocks_an_allowlisted_user(db):
 
 
 def test_promote_makes_an_allowlisted_admin(db):
+    db.upsert_user(3, "Đỗ E", None)
     db.upsert_user(8, "Phạm C", None)
     db.promote(8)
     assert db.user_role(8) == "admin"
     assert db.is_allowed(user_id=8) is True
-    assert db.list_users()[0].telegram_id == 8  # admins listed first
+    assert [u.telegram_id for u in db.list_users()] == [8, 3]  # admins listed first
 
 
 def test_question_log_round_trips_vietnamese_text_and_passage_ids(db):

@@ -155,8 +155,8 @@ def test_users_commands(db_url, tmp_path, monkeypatch, capsys):  # noqa: F811
     assert main(["users", "list"]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.strip() and line.split()[0].lstrip("-").isdigit()}
-    assert "active" in lines["123456789"] and "Nguyễn Văn A" in lines["123456789"]
-    assert "admin" in lines["222"] and "blocked" in lines["333"]
+    assert "được phép" in lines["123456789"] and "Nguyễn Văn A" in lines["123456789"]
+    assert "quản trị" in lines["222"] and "bị chặn" in lines["333"]
     assert "được phép" in lines["-1009876543210"] and "Tổ ISO" in lines["-1009876543210"]
     assert "777" in out  # ADMIN_IDS from the configuration are shown
 
