@@ -287,17 +287,6 @@ def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def _embedding_texts(passages, segmented: bool) -> list[str]:
-    from retrieval.dense import passage_text_for_embedding
-
-    texts = [passage_text_for_embedding(p) for p in passages]
-    if segmented:
-        from retrieval.textproc import segment
-
-        texts = [segment(t) for t in texts]
-    return texts
-
-
 @dataclass(frozen=True)
 class _KnownModel:
     """The live bundle's model as its manifest names it: enough to read the cache without loading weights."""
@@ -331,7 +320,10 @@ def _vectors_for(
     """
     from retrieval.store import get_cached_vectors, store_vectors, text_hash
 
-    texts = _embedding_texts(passages, bool(getattr(model, "needs_segmented_input", False)))
+    from retrieval.dense import passage_text_for_embedding
+
+    # The embedder segments for PhoBERT-like models itself (Embedder.prepare); the cache keys on this text.
+    texts = [passage_text_for_embedding(p) for p in passages]
     hashes = [text_hash(t) for t in texts]
     cached = {} if full else get_cached_vectors(engine, model.model_name, hashes)
     # Identical texts (e.g. two versions of one procedure section) are embedded once.
