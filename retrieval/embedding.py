@@ -26,7 +26,8 @@ import numpy as np
 
 from retrieval.settings import DEFAULT_MODEL
 
-# A model folder may carry this file to say how it wants its input (e.g. {"needs_segmented_input": true}).
+# A model folder may carry this file to say how it wants its input (e.g. {"needs_segmented_input": true});
+# the offline rebuild writes it too.
 MODEL_FLAGS_FILE = "isobot_model.json"
 # Torch threads per process: these machines have 2 cores shared by the bot, reindex and tests.
 MAX_TORCH_THREADS = 4
@@ -98,7 +99,9 @@ def offline_model_dir(settings) -> Path:
 
 def load_embedder(settings) -> Embedder:
     """The configured embedder, built (offline model) or loaded from local files; cached per process."""
-    key = (settings.embedding_model, str(Path(settings.models_dir).resolve()))
+    # Keyed by the resolved model folder, so data folders that link to one model share it.
+    location = offline_model_dir(settings) if settings.embedding_model == DEFAULT_MODEL else Path(settings.embedding_model)
+    key = (settings.embedding_model, str(location.expanduser().resolve()))
     with _loaded_lock:
         embedder = _loaded.get(key)
         if embedder is None:
@@ -110,10 +113,10 @@ def load_embedder(settings) -> Embedder:
 def _load(settings) -> Embedder:
     name = settings.embedding_model
     if name == DEFAULT_MODEL:
-        from retrieval.offline_model import ensure_offline_model
+        from retrieval.offline_model import ensure_offline_model, is_current_build
 
         folder = offline_model_dir(settings)
-        if not (folder / "modules.json").exists():
+        if not is_current_build(folder):
             ensure_offline_model(settings.models_dir, DEFAULT_MODEL)
         return _from_folder(folder, name)
     folder = Path(name).expanduser()

