@@ -230,3 +230,45 @@ def test_grouping_is_a_partition(texts):
     assert ids == list(range(len(texts)))
     assert sum(g.count for g in groups) == len(texts)
     assert [g.count for g in groups] == sorted((g.count for g in groups), reverse=True)
+
+
+# -- on a database filled by the real bot ---------------------------------------------------------
+
+
+def test_reports_on_a_database_filled_by_the_bot(bot, user_factory, monkeypatch, capsys):
+    """Questions asked and votes cast through Telegram (emulated over HTTP) show up in the reports."""
+    from bot.messages import BUTTON_DISLIKE, BUTTON_LIKE
+
+    monkeypatch.setenv("DATABASE_URL", bot.settings.effective_database_url)
+    monkeypatch.setenv("ISOBOT_DATA_DIR", str(bot.settings.data_dir))
+    before = _json(capsys, ["stats", "--json"])
+
+    user = user_factory("Hạnh")
+    chat = bot.emulator.private_chat(user)
+    off_topic = ["giá xăng RON 95 hôm nay bao nhiêu tiền một lít", "gia xang ron 95 hom nay bao nhieu tien 1 lit"]
+    on_topic = "hồ sơ đánh giá nội bộ cần lưu những gì?"
+    answered = likes = dislikes = 0
+    for text in off_topic + [on_topic]:
+        _, (reply,) = bot.ask(user, chat, text)
+        buttons = {b.get("text"): b.get("callback_data")
+                   for row in (reply.params.get("reply_markup") or {}).get("inline_keyboard", []) for b in row}
+        if BUTTON_DISLIKE not in buttons:
+            continue  # declined: no passages to vote on
+        answered += 1
+        # The user votes 👎 on whatever the bot said about fuel prices, 👍 on the audit answer.
+        vote = buttons[BUTTON_LIKE] if text == on_topic else buttons[BUTTON_DISLIKE]
+        bot.press(user, reply.response["result"], vote)
+        likes, dislikes = likes + (text == on_topic), dislikes + (text != on_topic)
+
+    after = _json(capsys, ["stats", "--json"])
+    assert after["questions"] - before["questions"] == 3
+    assert after["answered"] - before["answered"] == answered
+    assert (after["thumbs_up"] - before["thumbs_up"], after["thumbs_down"] - before["thumbs_down"]) == (likes, dislikes)
+    assert after["users"] - before["users"] == 1
+
+    groups = _json(capsys, ["unanswered", "--json"])["groups"]
+    fuel = [g for g in groups if set(off_topic) & set(g["examples"])]
+    # Both wordings (with and without diacritics) land in one group, declined or disliked.
+    assert len(fuel) == 1 and set(off_topic) <= set(fuel[0]["examples"])
+    assert fuel[0]["count"] >= 2 and fuel[0]["declined"] + fuel[0]["disliked"] >= 2
+    assert not any(on_topic in g["examples"] for g in groups) or likes == 0
