@@ -179,3 +179,47 @@ def model_data_dir(tmp_path, embedding_settings) -> Path:
     )
     return data_dir
 
+
+# --- the real corpus, indexed (retrieval.index) ---
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory, embedding_settings, embedder):
+    """Settings (a fresh data folder of their own) whose index/CURRENT is a bundle of the real corpus/.
+
+    The bundle is built with the real model in var/test-cache/real-index/ (incrementally, reused
+    across runs, so only edited passages are embedded again) and copied into the fresh folder.
+    """
+    import shutil
+    import time
+
+    from retrieval.index import ReindexBusy, current_bundle_path, reindex
+    from retrieval.settings import DEFAULT_MODEL, load_settings
+
+    def settings_for(data_dir: Path):
+        return load_settings(
+            ISOBOT_DATA_DIR=str(data_dir),
+            ISOBOT_CORPUS_DIR=str(CORPUS_DIR),
+            EMBEDDING_MODEL=DEFAULT_MODEL,
+            DATABASE_URL=f"sqlite:///{data_dir / 'isobot.db'}",
+        )
+
+    cache = settings_for(TEST_CACHE_DIR / "real-index")
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            reindex(cache, progress=False, embedder=embedder)
+            break
+        except ReindexBusy:  # another test session is building the same cache
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+    bundle = current_bundle_path(cache.index_dir)
+    data_dir = tmp_path_factory.mktemp("built-index") / "var"
+    (data_dir / "models").mkdir(parents=True)
+    (data_dir / "models" / DEFAULT_MODEL).symlink_to(
+        (embedding_settings.models_dir / DEFAULT_MODEL).resolve(), target_is_directory=True
+    )
+    shutil.copytree(bundle, data_dir / "index" / bundle.name)
+    (data_dir / "index" / "CURRENT").write_text(bundle.name + "\n", encoding="utf-8")
+    return settings_for(data_dir)
