@@ -1,0 +1,266 @@
+"""Read a Word (.docx) file into blocks: body paragraphs and table rows in order, page-header blocks apart.
+
+Legacy-encoded text is converted here because only Word keeps the font names that say which
+encoding a run was typed in (.VnTime -> TCVN3, VNI-Times -> VNI).
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.ingest import legacy_encodings as legacy
+from retrieval.ingest.repair import clean_text
+from retrieval.ingest.structure import Block
+
+_HEADING_STYLE_RE = re.compile(r"^(?:heading|tiêu đề|đề mục)\s*(\d)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """Blocks of a file plus what the reader noticed."""
+
+    blocks: tuple[Block, ...]
+    header_blocks: tuple[Block, ...] = ()
+    title: str = ""  # from the file's properties
+    encoding: str = legacy.UNICODE  # what most legacy-looking text was typed in
+    converted_blocks: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+class DocxReadError(Exception):
+    """The file is not a readable Word document."""
+
+
+@dataclass
+class _Segment:
+    text: str
+    encoding: str | None  # from the run's font; None when the font says nothing
+    capitals: bool = False
+
+
+@dataclass
+class _RawBlock:
+    segments: list[list[_Segment]]  # one list per cell (a paragraph is a one-cell row)
+    line: int
+    heading_level: int = 0
+    is_row: bool = False
+    texts: list[str] = field(default_factory=list)
+
+
+def read_docx(path: Path) -> Extracted:
+    """Blocks of a .docx in reading order; DocxReadError when the file cannot be opened."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DocxReadError(f"không mở được tệp Word ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # python-docx raises lxml errors for a damaged part
+        raise DocxReadError(f"tệp Word bị hỏng ({type(exc).__name__}: {exc})") from None
+
+    default_font = _default_font(document)
+    body: list[_RawBlock] = []
+    for item in document.iter_inner_content():
+        if item.__class__.__name__ == "Table":
+            body.extend(_table_blocks(item, default_font, len(body) + 1))
+        else:
+            body.append(_RawBlock([_paragraph_segments(item, default_font)], len(body) + 1, _heading_level(item)))
+    header: list[_RawBlock] = []
+    seen_parts = set()
+    for section in document.sections:
+        parts = [section.header]
+        if section.different_first_page_header_footer:
+            parts.append(section.first_page_header)
+        for part in parts:
+            if part.is_linked_to_previous and seen_parts:
+                continue
+            key = id(part._element) if part._element is not None else None
+            if key in seen_parts:
+                continue
+            seen_parts.add(key)
+            for item in part.iter_inner_content():
+                if item.__class__.__name__ == "Table":
+                    header.extend(_table_blocks(item, default_font, 0))
+                else:
+                    header.append(_RawBlock([_paragraph_segments(item, default_font)], 0))
+
+    encodings = _decide_encodings(body + header)
+    converted = 0
+    for raw in body + header:
+        changed = _render(raw, encodings)
+        converted += changed
+    main_encoding = next((e for e in (legacy.TCVN3, legacy.VNI) if e in encodings.values()), legacy.UNICODE)
+    return Extracted(
+        blocks=tuple(_to_block(r) for r in body if any(t for t in r.texts)),
+        header_blocks=tuple(_to_block(r) for r in header if any(t for t in r.texts)),
+        title=clean_text(document.core_properties.title or "").strip(),
+        encoding=main_encoding,
+        converted_blocks=converted,
+    )
+
+
+def _to_block(raw: _RawBlock) -> Block:
+    if raw.is_row:
+        cells = tuple(t.strip() for t in raw.texts)
+        return Block(" | ".join(c.replace("\n", " ") for c in cells), raw.line, 0, cells)
+    return Block(raw.texts[0].strip(), raw.line, raw.heading_level)
+
+
+# --- fonts and text ---------------------------------------------------------------------------
+
+
+def _qn(tag: str) -> str:
+    from docx.oxml.ns import qn
+
+    return qn(tag)
+
+
+def _rfonts_name(rpr) -> str | None:
+    if rpr is None:
+        return None
+    fonts = rpr.find(_qn("w:rFonts"))
+    if fonts is None:
+        return None
+    # Characters 0x80-0xFF (where legacy letters sit) are drawn with the hAnsi font.
+    return fonts.get(_qn("w:hAnsi")) or fonts.get(_qn("w:ascii"))
+
+
+def _default_font(document) -> str | None:
+    defaults = document.styles.element.find(_qn("w:docDefaults"))
+    if defaults is None:
+        return None
+    rpr = defaults.find(f"{_qn('w:rPrDefault')}/{_qn('w:rPr')}")
+    return _rfonts_name(rpr)
+
+
+def _style_font(style) -> str | None:
+    while style is not None:
+        name = _rfonts_name(style.element.find(_qn("w:rPr")))
+        if name:
+            return name
+        style = style.base_style
+    return None
+
+
+def _heading_level(paragraph) -> int:
+    style = paragraph.style
+    while style is not None:
+        match = _HEADING_STYLE_RE.match((style.name or "").strip())
+        if match:
+            return int(match.group(1))
+        style = style.base_style
+    return 0
+
+
+_RUN_TEXT_TAGS = None
+
+
+def _run_text(run) -> str:
+    global _RUN_TEXT_TAGS
+    if _RUN_TEXT_TAGS is None:
+        # A soft hyphen is TCVN3's 'ư' (0xAD); Word keeps it as <w:softHyphen/>, which python-docx drops.
+        _RUN_TEXT_TAGS = {
+            _qn("w:t"): None, _qn("w:tab"): "\t", _qn("w:br"): "\n", _qn("w:cr"): "\n",
+            _qn("w:noBreakHyphen"): "-", _qn("w:softHyphen"): "\u00ad",
+        }
+    out = []
+    for child in run:
+        if child.tag not in _RUN_TEXT_TAGS:
+            continue
+        fixed = _RUN_TEXT_TAGS[child.tag]
+        out.append(child.text or "" if fixed is None else fixed)
+    return "".join(out)
+
+
+def _paragraph_segments(paragraph, default_font: str | None) -> list[_Segment]:
+    style_font = _style_font(paragraph.style) or default_font
+    segments: list[_Segment] = []
+    p = paragraph._p
+    for run in p.iter(_qn("w:r")):
+        # Skip text boxes and the fallback copy of alternate content: they would repeat text.
+        if _inside(run, p, ("w:txbxContent", "mc:Fallback")):
+            continue
+        text = _run_text(run)
+        if not text:
+            continue
+        font = _rfonts_name(run.find(_qn("w:rPr"))) or style_font
+        encoding, capitals = legacy.font_encoding(font)
+        if segments and segments[-1].encoding == encoding and segments[-1].capitals == capitals:
+            segments[-1].text += text
+        else:
+            segments.append(_Segment(text, encoding, capitals))
+    return segments
+
+
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _inside(element, stop, tags) -> bool:
+    names = {_MC_FALLBACK if t == "mc:Fallback" else _qn(t) for t in tags}
+    parent = element.getparent()
+    while parent is not None and parent is not stop:
+        if parent.tag in names:
+            return True
+        parent = parent.getparent()
+    return False
+
+
+def _table_blocks(table, default_font: str | None, first_line: int) -> list[_RawBlock]:
+    blocks = []
+    for row in table.rows:
+        cells, seen = [], []
+        for cell in row.cells:
+            if any(cell._tc is s for s in seen):
+                continue  # a merged cell repeats across the columns it spans
+            seen.append(cell._tc)
+            segments: list[_Segment] = []
+            for i, paragraph in enumerate(cell.paragraphs):
+                if i:
+                    segments.append(_Segment("\n", None))
+                segments.extend(_paragraph_segments(paragraph, default_font))
+            cells.append(segments)
+        blocks.append(_RawBlock(cells, first_line + len(blocks) if first_line else 0, 0, True))
+    return blocks
+
+
+# --- legacy encodings -------------------------------------------------------------------------
+
+
+def _decide_encodings(blocks: list[_RawBlock]) -> dict[str | None, str]:
+    """Font hint -> the encoding its text really is in (a .VnTime style may hold Unicode text)."""
+    by_hint: dict[str | None, list[str]] = {}
+    for raw in blocks:
+        for cell in raw.segments:
+            for segment in cell:
+                if legacy.looks_legacy(segment.text):
+                    by_hint.setdefault(segment.encoding, []).append(segment.text)
+    return {hint: legacy.detect_encoding("\n".join(texts)) for hint, texts in by_hint.items()}
+
+
+def _render(raw: _RawBlock, encodings: dict[str | None, str]) -> int:
+    """Fill raw.texts with Unicode text; returns 1 when some legacy text was converted."""
+    changed = 0
+    raw.texts = []
+    for cell in raw.segments:
+        parts = []
+        for segment in cell:
+            encoding = encodings.get(segment.encoding, legacy.UNICODE)
+            text = segment.text
+            if encoding != legacy.UNICODE and legacy.looks_legacy(text):
+                converted = legacy.convert(text, encoding, capitals_font=segment.capitals)
+                if _reads_better(converted, text):
+                    text, changed = converted, 1
+            parts.append(text)
+        raw.texts.append(clean_text("".join(parts)))
+    return changed
+
+
+def _reads_better(converted: str, original: str) -> bool:
+    good_new, total_new = legacy.syllable_score(converted)
+    good_old, total_old = legacy.syllable_score(original)
+    if not total_new:
+        return False
+    return good_new / total_new > (good_old / total_old if total_old else 0.0)
