@@ -92,8 +92,11 @@ QT10_PAGES = [
         ("heading", "Bước 3: Phát hành văn bản"),
         ("text", "Văn bản đã đóng dấu được phát hành ngay trong ngày; văn bản ký sau 16 giờ 30 được phát"),
         ("text", "hành trước 9 giờ sáng ngày làm việc kế tiếp."),
-        ("heading", "4. Lưu giữ con dấu"),
-        ("text", "Con dấu được cất trong tủ có khóa tại phòng văn thư; chỉ văn thư giữ chìa khóa và không"),
+        # Drawn in pieces with small gaps, the way some PDF writers place glyphs: text extraction
+        # then cuts syllables around the marks ('DẤ U', 'nhiệ m').
+        ("split", ["4. LƯU GIỮ CON DẤ", "U"]),
+        ("split", ["Trách nhiệ", "m giữ con dấu thuộc về văn thư. Con dấu được cất trong tủ có khóa tại"]),
+        ("text", "phòng văn thư; chỉ văn thư giữ chìa khóa và không"),
         ("text", "mang con dấu ra khỏi trụ sở khi chưa có ý kiến của Chủ tịch UBND xã."),
     ],
 ]
@@ -242,6 +245,8 @@ def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HE
             pdf.setFont(font, size)
             if kind == "title":
                 pdf.drawCentredString(width / 2, y, text)
+            elif kind == "split":
+                _draw_in_pieces(pdf, font, size, 50, y, text)
             else:
                 pdf.drawString(50, y, text)
             y -= 22 if kind in ("title", "heading") else 16
@@ -250,6 +255,17 @@ def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HE
         pdf.showPage()
     pdf.save()
     return path
+
+
+def _draw_in_pieces(pdf, font: str, size: float, x: float, y: float, pieces: list[str], gap: float = 3.0) -> None:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    text = pdf.beginText(x, y)
+    text.setFont(font, size)
+    for piece in pieces:
+        text.textOut(piece)
+        text.moveCursor(stringWidth(piece, font, size) + gap, 0)
+    pdf.drawText(text)
 
 
 def write_image_only_pdf(path: Path) -> Path:

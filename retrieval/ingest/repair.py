@@ -54,15 +54,21 @@ _HYPHEN_END_RE = re.compile(r"(\w)-$")
 
 
 def join_hyphenated(lines: list[str]) -> list[str]:
-    """Join a word broken across lines with a hyphen ('trách nhiệm của bộ phận chuyên- / môn')."""
+    """Join a word a PDF broke across lines with a hyphen ('docu-' / 'ment'); keep real hyphens ('QT-' / '05').
+
+    Vietnamese breaks lines between syllables, so a hyphen between two whole syllables
+    ('kinh tế-' / 'xã hội') is the writer's own and stays.
+    """
     out: list[str] = []
     for line in lines:
         if out and _HYPHEN_END_RE.search(out[-1]) and line[:1].isalnum():
-            head = out[-1][:-1]
-            if line[:1].islower():
-                out[-1] = head + line
+            left = out[-1][:-1].rsplit(" ", 1)[-1]
+            right = line.split(" ", 1)[0].rstrip(".,;:")
+            glued = is_syllable(left + right) or not (is_syllable(left) and is_syllable(right))
+            if line[:1].islower() and glued:
+                out[-1] = out[-1][:-1] + line
             else:
-                out[-1] = out[-1] + line  # 'QT-' + '05' keeps its hyphen
+                out[-1] = out[-1] + line
             continue
         out.append(line)
     return out

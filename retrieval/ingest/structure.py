@@ -267,6 +267,7 @@ def split_sections(blocks: list[Block]) -> tuple[list[RawSection], int]:
                 heading = (cursor.number(parts), block.text.strip(), depth)
         if heading:
             close()
+            heading = (heading[0], tidy_title(heading[1]), heading[2])
             first_heading = min(first_heading, idx)
             number, title, level = heading
             start, text = block.line, []

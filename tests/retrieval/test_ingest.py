@@ -1,0 +1,212 @@
+"""Office procedures (Word, PDF, legacy encodings) as an admin drops them into corpus/procedures/."""
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from retrieval.documents import CorpusError, load_corpus
+from retrieval.ingest import IngestError, parse_office_file
+from retrieval.ingest.legacy_encodings import (
+    TCVN3, UNICODE, VNI, detect_encoding, tcvn3_to_unicode, unicode_to_tcvn3, unicode_to_vni, vni_to_unicode,
+)
+from retrieval.ingest.repair import join_hyphenated, rejoin_split_syllables, remove_page_furniture
+from retrieval.ingest.syllables import is_syllable
+import office_fixtures as fx
+
+TODAY = dt.date(2026, 11, 25)
+SENTENCE = "Người đứng đầu cơ quan phê duyệt quy trình; hồ sơ được lưu trữ ít nhất 05 năm tại Văn phòng."
+
+# --- legacy encodings -------------------------------------------------------------------------
+
+VIETNAMESE_LOWER = "aăâbcdđeêghiklmnoôơpqrstuưvxy" + "àảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
+ASCII_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:-()/"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=VIETNAMESE_LOWER + "ĂÂÊÔƠƯĐ" + ASCII_TEXT, max_size=60))
+def test_tcvn3_round_trip_for_every_letter_the_table_has(text):
+    assert tcvn3_to_unicode(unicode_to_tcvn3(text)) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=VIETNAMESE_LOWER + VIETNAMESE_LOWER.upper() + ASCII_TEXT, max_size=60))
+def test_vni_round_trip_for_upper_and_lower_case(text):
+    text = unicodedata.normalize("NFC", text)
+    assert vni_to_unicode(unicode_to_vni(text)) == text
+
+
+def test_tcvn3_and_vni_tables_match_text_typed_in_those_fonts():
+    # Strings as they show when a legacy file is opened without its font.
+    assert tcvn3_to_unicode("Quy tr×nh kiÓm so¸t tµi liÖu") == "Quy trình kiểm soát tài liệu"
+    assert tcvn3_to_unicode("§iÒu 5. Tr¸ch nhiÖm cña ng­êi ®øng ®Çu") == "Điều 5. Trách nhiệm của người đứng đầu"
+    assert tcvn3_to_unicode("môc ®Ých", capitals_font=True) == "MỤC ĐÍCH"  # text set in .VnTimeH
+    assert vni_to_unicode("Coäng hoøa xaõ hoäi chuû nghóa Vieät Nam") == "Cộng hòa xã hội chủ nghĩa Việt Nam"
+    assert vni_to_unicode("Ñoäc laäp - Töï do - Haïnh phuùc") == "Độc lập - Tự do - Hạnh phúc"
+    assert unicode_to_tcvn3(SENTENCE) != SENTENCE and unicode_to_vni(SENTENCE) != SENTENCE
+
+
+def test_detection_tells_the_encodings_apart_and_leaves_other_languages_alone():
+    assert detect_encoding(unicode_to_tcvn3(SENTENCE)) == TCVN3
+    assert detect_encoding(unicode_to_vni(SENTENCE)) == VNI
+    assert detect_encoding(SENTENCE) == UNICODE
+    assert detect_encoding("Phòng và bàn là của tôi") == UNICODE  # Unicode using only Latin-1 letters
+    assert detect_encoding("Le café est à côté de l'hôtel, très élégant") == UNICODE
+    assert detect_encoding("Mã số QT-05, lần ban hành 02") == UNICODE
+
+
+def test_syllables():
+    for word in ("điều", "khoản", "người", "quốc", "giữ", "hoà", "hòa", "thuỷ", "NGHIÊNG"):
+        assert is_syllable(word), word
+    for word in ("điề", "ISO", "UBND", "mơc", "maõ", "cuả", "tcvn"):
+        assert not is_syllable(word), word
+
+
+# --- repair -----------------------------------------------------------------------------------
+
+
+def test_syllables_split_by_pdf_extraction_are_rejoined_but_real_words_stay_apart():
+    assert rejoin_split_syllables("ĐIỀ U KHO ẢN CHUNG") == "ĐIỀU KHOẢN CHUNG"
+    assert rejoin_split_syllables("Trách nhiệ m của bộ phậ n một cửa") == "Trách nhiệm của bộ phận một cửa"
+    kept = "cho ý kiến, theo ảnh chụp, do ủy ban, cho ăn, kho lưu trữ"
+    assert rejoin_split_syllables(kept) == kept
+
+
+def test_hyphenation_and_page_furniture():
+    assert join_hyphenated(["the quality docu-", "mentation"]) == ["the quality documentation"]
+    assert join_hyphenated(["theo quy trình QT-", "05 hiện hành"]) == ["theo quy trình QT-05 hiện hành"]
+    assert join_hyphenated(["phát triển kinh tế-", "xã hội"]) == ["phát triển kinh tế-xã hội"]
+    bodies = [[f"Nội dung riêng {word} của trang này." for word in words.split()]
+              for words in ("một hai ba bốn", "năm sáu bảy tám", "chín mười mươi trăm")]
+    pages = [["QT-10 Quản lý con dấu", *body, f"Trang {i}/3"] for i, body in enumerate(bodies, start=1)]
+    cleaned, removed = remove_page_furniture(pages)
+    assert cleaned == bodies
+    assert removed == ["QT-10 Quản lý con dấu", "Trang 1/3"]
+
+
+# --- Word -------------------------------------------------------------------------------------
+
+
+def test_word_procedure_header_table_sections_and_tables(tmp_path):
+    doc = parse_office_file(fx.write_qt09(tmp_path / "procedures" / "qt-09.docx"))
+    meta = doc.metadata
+    assert (meta["code"], meta["version"], meta["effective_date"]) == ("QT-09", "02", "2024-03-01")
+    assert meta["title"] == "Tiếp nhận và xử lý phản ánh, kiến nghị của người dân"
+    assert meta["kind"] == "procedure" and meta["id"] == "qt-09"
+    assert meta["iso_refs"] == ["9.1.2"]  # 'Điều 9.1.2 của TCVN ISO 9001:2015' in section 3
+    by_number = {s.number: s for s in doc.sections}
+    assert list(by_number) == ["1", "2", "3", "4", "4.1", "4.2", "4.3", "5"]
+    # The numbered list inside 4.1 stays its text instead of becoming sections 1 and 2 again.
+    assert "1. Hộp thư góp ý đặt tại trụ sở" in by_number["4.1"].text
+    # Tables are kept as one readable line per row, the header row first.
+    lines = by_number["4.2"].text.split("\n")
+    assert "Trách nhiệm | Nội dung công việc | Thời gian" in lines
+    assert "Bộ phận chuyên môn | Xác minh, đề xuất cách giải quyết | 04 ngày làm việc" in lines
+    assert "Sổ theo dõi phản ánh, kiến nghị | Văn phòng - Thống kê | 05 năm" in by_number["5"].text
+    # The header table is metadata, not a passage of its own.
+    assert not any("Mã số" in s.text or "UBND XÃ BÌNH AN" in s.text for s in doc.sections)
+    assert doc.warnings == ()
+
+
+@pytest.mark.parametrize("encoding, expected", [("tcvn3", TCVN3), ("vni", VNI)])
+def test_legacy_word_procedure_is_converted_to_unicode(tmp_path, encoding, expected):
+    path = fx.write_legacy_docx(tmp_path / "procedures" / f"qt-11-{encoding}.docx", encoding=encoding)
+    raw = path.read_bytes()
+    assert "thứ Năm".encode() not in raw  # really stored in the legacy encoding
+    doc = parse_office_file(path)
+    assert doc.encoding == expected
+    meta = doc.metadata
+    # Header fields in Word's page header, typed in the legacy font too.
+    assert (meta["code"], meta["version"], meta["effective_date"]) == ("QT-11", "03", "2024-01-10")
+    assert meta["title"] == "Tiếp công dân"
+    sections = {s.number: s for s in doc.sections}
+    assert [(n, s.title) for n, s in sections.items()] == [
+        ("1", "Mục đích"), ("2", "Lịch tiếp công dân"), ("3", "Sổ tiếp công dân")]
+    assert "tiếp công dân định kỳ vào sáng thứ Năm hằng tuần" in sections["2"].text
+    # 'ư' is TCVN3's soft-hyphen byte, which Word keeps as <w:softHyphen/>: it must survive.
+    assert "sổ được lưu tại bộ phận Tư pháp - Hộ tịch trong 10 năm" in sections["3"].text
+    assert any(("TCVN3" if encoding == "tcvn3" else "VNI") in w and "Unicode" in w for w in doc.warnings)
+
+
+def test_sidecar_fills_what_the_document_does_not_say_and_disagreements_are_reported(tmp_path):
+    folder = tmp_path / "procedures"
+    fx.write_qt09(folder / "qt-09-cu.docx", sections=fx.QT09_SECTIONS_V1, header=False)
+    (folder / "qt-09-cu.yaml").write_text(
+        'id: qt-09-ban-cu\ntitle: Tiếp nhận phản ánh, kiến nghị\ncode: QT-09\nversion: "01"\n'
+        "effective_date: 15/06/2020\niso_refs: [\"9.1.2\"]\nsource: Văn phòng UBND xã\n", encoding="utf-8")
+    meta = parse_office_file(folder / "qt-09-cu.docx").metadata
+    assert meta["id"] == "qt-09-ban-cu" and meta["version"] == "01" and meta["effective_date"] == "15/06/2020"
+    assert meta["iso_refs"] == ["9.1.2"] and meta["source"] == "Văn phòng UBND xã"
+
+    fx.write_qt09(folder / "qt-09.docx")
+    (folder / "qt-09.yaml").write_text('version: "01"\nsource: Văn phòng\n', encoding="utf-8")
+    doc = parse_office_file(folder / "qt-09.docx")
+    assert doc.metadata["version"] == "02"  # the file itself is newer than its stale sidecar
+    assert any("Lần ban hành" in w and "'02'" in w and "'01'" in w for w in doc.warnings)
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def test_text_pdf_first_page_fields_steps_and_repairs(tmp_path):
+    doc = parse_office_file(fx.write_qt10_pdf(tmp_path / "procedures" / "qt-10.pdf"))
+    meta = doc.metadata
+    assert (meta["code"], meta["version"], meta["effective_date"]) == ("QT-10", "01", "2024-04-15")
+    assert meta["title"] == "Quản lý con dấu và phát hành văn bản"
+    sections = {s.number: s for s in doc.sections}
+    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4"]
+    assert sections["3.B2"].title == "Bước 2: Đóng dấu và vào sổ" and sections["3.B2"].line == 2  # page 2
+    assert sections["4"].title == "Lưu giữ con dấu"  # 'LƯU GIỮ CON DẤ U' rejoined and sentence-cased
+    text = "\n".join(s.text for s in doc.sections)
+    assert "Trách nhiệm giữ con dấu thuộc về văn thư" in text
+    # Printed lines are joined back into sentences; running header and page numbers are gone.
+    assert "văn bản sai thể thức" in sections["3.B1"].text and "\n" not in sections["3.B1"].text
+    assert "Trang" not in text and "UBND xã Bình An —" not in text
+
+
+def test_image_only_pdf_is_an_error_naming_the_file_and_the_reason(tmp_path):
+    path = fx.write_image_only_pdf(tmp_path / "procedures" / "qt-12-ban-quet.pdf")
+    with pytest.raises(IngestError) as caught:
+        parse_office_file(path)
+    assert caught.value.path == path
+    assert "qt-12-ban-quet.pdf" in str(caught.value) and "không có lớp chữ" in caught.value.reason
+
+
+def test_damaged_files_are_errors_not_crashes(tmp_path):
+    (tmp_path / "hong.docx").write_bytes(b"PK\x03\x04 not a zip")
+    (tmp_path / "hong.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    for name in ("hong.docx", "hong.pdf"):
+        with pytest.raises(IngestError) as caught:
+            parse_office_file(tmp_path / name)
+        assert caught.value.reason
+
+
+# --- through the corpus loader ----------------------------------------------------------------
+
+
+def test_corpus_with_office_files_marks_the_older_version_superseded(tiny_corpus):
+    folder = tiny_corpus / "procedures"
+    fx.write_qt09(folder / "qt-09.docx")
+    fx.write_qt09(folder / "qt-09-2020.docx", version="01", effective="15/06/2020", sections=fx.QT09_SECTIONS_V1)
+    fx.write_qt10_pdf(folder / "qt-10.pdf")
+    fx.write_legacy_docx(folder / "qt-11.docx")
+    corpus = load_corpus(tiny_corpus, today=TODAY)
+    docs = corpus.documents
+    assert docs["qt-09"].status == "active" and docs["qt-09-2020"].status == "superseded"
+    assert docs["qt-10"].sections == ("1", "2", "3.B1", "3.B2", "3.B3", "4")
+    assert docs["qt-11"].version == "03" and any("TCVN3" in w for w in docs["qt-11"].warnings)
+    step = next(p for p in corpus.passages if p.id == "qt-10#3.B2")
+    assert step.citation == "QT-10 Quản lý con dấu và phát hành văn bản (lần ban hành 01, hiệu lực 15/04/2024) — Mục 3.B2"
+    assert step.heading_path == ("Quản lý con dấu và phát hành văn bản", "Trình tự thực hiện", "Bước 2: Đóng dấu và vào sổ")
+    old = next(p for p in corpus.passages if p.doc_id == "qt-09-2020" and p.section == "2")
+    assert old.status == "superseded" and "đã được thay thế" in old.citation
+
+
+def test_scanned_pdf_in_the_corpus_is_reported_by_name(tiny_corpus):
+    fx.write_image_only_pdf(tiny_corpus / "procedures" / "qt-12-ban-quet.pdf")
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(tiny_corpus, today=TODAY)
+    (problem,) = caught.value.problems
+    assert "qt-12-ban-quet.pdf:1:" in problem and "không có lớp chữ" in problem
