@@ -49,6 +49,9 @@ def format_summary(summary: ReindexSummary) -> str:
 
 def run_reindex(settings, *, full: bool, as_json: bool, progress: bool, one_line_errors: bool = False) -> int:
     """Run one reindex and print its outcome; returns the exit code (0 ok, 1 bad corpus, 2 failed, 3 busy)."""
+    # Library start-up chatter (CPU feature probing, model paths) buries the summary admins read.
+    for name in ("faiss.loader", "sentence_transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         summary = reindex(settings, progress=progress, full=full)
     except ReindexBusy as exc:

@@ -573,9 +573,10 @@ def _yaml_shape(data) -> str:
         return "glossary" if data and all(isinstance(i, dict) and "term" in i for i in data) else "unknown"
     if not isinstance(data, dict):
         return "unknown"
-    if "rows" in data or "new_in_2015" in data:
-        return "correspondence"
     entries = data.get("entries")
+    if "rows" in data or "new_in_2015" in data:
+        # A table that also carries entries is two files pasted together; say so rather than guess.
+        return "unknown" if entries else "correspondence"
     if isinstance(entries, list) and entries and isinstance(entries[0], dict):
         if "question" in entries[0] or data.get("kind") == "faq":
             return "faq"

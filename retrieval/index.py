@@ -302,12 +302,12 @@ class _Progress:
     def __init__(self, enabled: bool):
         self.enabled = enabled
 
-    def bar(self, total: int, desc: str):
+    def bar(self, total: int, desc: str, unit: str = "đoạn"):
         if not self.enabled:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=desc, unit="đoạn", file=sys.stderr, leave=False, dynamic_ncols=True)
+        return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 def _vectors_for(
@@ -429,7 +429,7 @@ def write_bundle(
     _write_json(target / "glossary.json", [dataclasses.asdict(g) for g in corpus.glossary])
 
     started = time.perf_counter()
-    bar = progress.bar(2, "Dựng chỉ mục")
+    bar = progress.bar(2, "Dựng chỉ mục", unit="phần")
     LexicalIndex.build(list(corpus.passages)).save(target / "lexical")
     timings["lexical_seconds"] = round(time.perf_counter() - started, 3)
     if bar is not None:

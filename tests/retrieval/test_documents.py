@@ -208,3 +208,11 @@ def test_correspondence_pointing_outside_the_standard_is_warned(tiny_corpus, wri
     assert [w for w in corpus.warnings if "không có trong tài liệu tiêu chuẩn" in w] == [
         f"{tiny_corpus / 'transition/correspondence.yaml'}:5: điều 7.4 của bản 2015 không có trong tài liệu tiêu chuẩn"
     ]
+
+
+def test_yaml_mixing_glossary_and_correspondence_is_a_problem(tiny_corpus, write_corpus, tiny_corpus_files):
+    write_corpus(tiny_corpus, {"glossary.yaml": tiny_corpus_files["glossary.yaml"] + "rows:\n  - clause_2008: '4.2'\n"})
+    with pytest.raises(CorpusError) as caught:
+        load_corpus(tiny_corpus)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{tiny_corpus / 'glossary.yaml'}:1: ") and "không đúng dạng" in problem
