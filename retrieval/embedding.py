@@ -29,7 +29,9 @@ from retrieval.settings import DEFAULT_MODEL
 # A model folder may carry this file to say how it wants its input (e.g. {"needs_segmented_input": true});
 # the offline rebuild writes it too.
 MODEL_FLAGS_FILE = "isobot_model.json"
-# Torch threads per process: these machines have 2 cores shared by the bot, reindex and tests.
+# Torch threads per process: half the cores, at most 4. On the 2-core machines, shared by the bot,
+# reindex and tests, two intra-op threads made a single query 10-20x slower under load (spinning
+# threads fight for the cores: ~0.7-1.7 s vs ~0.08 s with one thread, measured at load average 9).
 MAX_TORCH_THREADS = 4
 
 _loaded: dict[tuple[str, str], "Embedder"] = {}
@@ -173,7 +175,7 @@ def _limit_torch_threads() -> None:
     # transformers 5 draws a "Loading weights" progress bar on every load; it clutters the CLI and logs.
     transformers_logging.disable_progress_bar()
 
-    wanted = max(1, min(MAX_TORCH_THREADS, os.cpu_count() or 1))
+    wanted = max(1, min(MAX_TORCH_THREADS, (os.cpu_count() or 1) // 2))
     if torch.get_num_threads() > wanted:
         torch.set_num_threads(wanted)
 
