@@ -172,3 +172,17 @@ def test_unreachable_postgres_raises_database_unavailable():
     db = Database.from_url(f"postgresql+psycopg://isobot@127.0.0.1:{port}/isobot?connect_timeout=2")
     with pytest.raises(DatabaseUnavailable):
         db.log_question(1, 1, "q", "q", True, [], 1.0, "telegram")
+
+
+def test_database_errors_do_not_carry_the_question_text(tmp_path):
+    """The bot logs DatabaseUnavailable; its message must name the problem, not the user's words."""
+    db = Database.from_url(f"sqlite:///{tmp_path / 'isobot.db'}")
+    db.upgrade()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE feedback")
+        conn.exec_driver_sql("DROP TABLE questions")
+    secret = "Hồ sơ của bà Trần Thị Kín, CCCD 001234567890"
+    with pytest.raises(DatabaseUnavailable) as err:
+        db.log_question(1, 1, secret, secret, False, [], 1.0, "telegram")
+    assert "questions" in str(err.value) and "001234567890" not in str(err.value)
+    db.close()
