@@ -19,7 +19,9 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Every variable of DESIGN.md, with defaults that run offline on one machine."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base_url: str = Field(default=DEFAULT_TELEGRAM_API, validation_alias="TELEGRAM_API_BASE_URL")
