@@ -366,7 +366,7 @@ def recipe_hash() -> str:
 
     digest = hashlib.sha256(f"format {FORMAT_VERSION}".encode())
     here = Path(__file__).resolve().parent
-    for name in ("documents.py", "textproc.py", "understanding.py", "lexical.py", "dense.py", "index.py"):
+    for name in ("types.py", "documents.py", "textproc.py", "understanding.py", "lexical.py", "dense.py", "index.py"):
         path = here / name
         if path.exists():
             digest.update(name.encode() + b"\0" + path.read_bytes())

@@ -133,7 +133,7 @@ def tiny_corpus_files() -> dict[str, str]:
 
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
-    """A small valid corpus folder: the standard (4 clauses), one procedure, FAQ, correspondence, glossary."""
+    """A small valid corpus folder: the standard (7.5.1, 7.5.3, 9.2), one procedure, FAQ, correspondence, glossary."""
     return _write_corpus(tmp_path / "corpus", TINY_CORPUS_FILES)
 
 
