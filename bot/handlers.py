@@ -623,7 +623,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Never crash: Telegram hiccups are logged; anything else gets an apology to the user."""
     error = context.error
     if isinstance(error, RetryAfter):
-        log.warning("Telegram asked to slow down (retry after %s s)", error.retry_after)
+        log.warning("Telegram asked to slow down; the rate limiter gave up retrying")
         return
     if isinstance(error, (TimedOut, NetworkError)) and not isinstance(error, BadRequest):
         log.warning("Telegram network problem: %s", type(error).__name__)

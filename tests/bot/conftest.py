@@ -91,6 +91,8 @@ class BotHarness:
         self._thread.start()
         # post_init registers the command menu: the bot is up once that call arrives.
         self.emulator.wait_for(lambda c: c.method == "setMyCommands", since=mark, timeout=60)
+        if self.settings.webhook_url:
+            self.emulator.wait_for(lambda c: c.method == "setWebhook", since=mark, timeout=60)
         return self
 
     def stop(self) -> None:
@@ -119,15 +121,15 @@ def _make_harness(tmp_path_factory, searcher, name: str, *, username: str = "iso
     base = tmp_path_factory.mktemp(name)
     token = f"{700000 + len(name)}:AAE-{name}-secret-token"
     emulator = BotAPIEmulator(token=token, username=username).start()
-    settings = load_settings(
-        TELEGRAM_BOT_TOKEN=token,
-        TELEGRAM_API_BASE_URL=emulator.base_url,
-        ISOBOT_DATA_DIR=str(data_dir or base / "var"),
-        ISOBOT_CORPUS_DIR=str(corpus_dir or REPO_ROOT / "corpus"),
-        DATABASE_URL=f"sqlite:///{base / 'bot.db'}",
-        ADMIN_IDS=str(ADMIN_ID),
-        **env,
-    )
+    values = {
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_BASE_URL": emulator.base_url,
+        "ISOBOT_DATA_DIR": str(data_dir or base / "var"),
+        "ISOBOT_CORPUS_DIR": str(corpus_dir or REPO_ROOT / "corpus"),
+        "DATABASE_URL": f"sqlite:///{base / 'bot.db'}",
+        "ADMIN_IDS": str(ADMIN_ID),
+    }
+    settings = load_settings(**{**values, **env})
     database = Database.from_settings(settings)
     database.upgrade()
     application = build_application(settings, database=database, searcher=searcher, flood=flood)

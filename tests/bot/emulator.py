@@ -192,7 +192,7 @@ class BotAPIEmulator:
         self._pending_callbacks: set[str] = set()
         self._pending_inline: set[str] = set()
         self.faults: dict[str, list[Fault]] = {}
-        self.delays: dict[str, float] = {}
+        self.delays: dict[tuple, float] = {}
         # Shared with the test thread.
         self._calls: list[Call] = []
         self._calls_cond = threading.Condition()
@@ -272,8 +272,9 @@ class BotAPIEmulator:
         params = await self._params(request)
         status, body = 200, None
         try:
-            if method in self.delays:
-                await asyncio.sleep(self.delays[method])
+            delay = self.delays.get((method, params.get("chat_id")), self.delays.get((method, None)))
+            if delay:
+                await asyncio.sleep(delay)
             fault = self._take_fault(method)
             if fault is not None:
                 if fault.status == 429:
@@ -632,12 +633,14 @@ class BotAPIEmulator:
 
         self._run(go())
 
-    def delay(self, method: str, seconds: float) -> None:
+    def delay(self, method: str, seconds: float, chat_id: int | None = None) -> None:
+        """Answer `method` (for one chat, or all) only after `seconds`; 0 removes the delay."""
+
         async def go():
             if seconds:
-                self.delays[method] = seconds
+                self.delays[(method, chat_id)] = seconds
             else:
-                self.delays.pop(method, None)
+                self.delays.pop((method, chat_id), None)
 
         self._run(go())
 
