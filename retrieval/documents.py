@@ -489,7 +489,7 @@ def correspondence_text(row: CorrespondenceRow) -> str:
 
 
 def new_clause_text(item: NewClause) -> str:
-    body = f"Điều {item.clause} {item.title} là yêu cầu mới của {STANDARD_NAME}, không có trong bản 2008."
+    body = f"Điều {item.clause} {item.title} là điều mới hoặc lần đầu được nêu thành điều riêng trong {STANDARD_NAME}."
     return f"{body} {item.note}".strip()
 
 
