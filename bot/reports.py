@@ -15,6 +15,8 @@ STOPWORDS = frozenset(
     what is the a an of in on for to how do does which about please
     """.split()
 )
+# A group is matched through its first few distinct wordings only, which keeps a long log fast.
+REPRESENTATIVES = 4
 SIMILARITY = 0.5  # Jaccard over content words; 0.5 keeps "kiểm soát tài liệu ntn" with "kiem soat tai lieu"
 
 
@@ -62,22 +64,35 @@ def cluster_questions(rows: Iterable[LoggedQuestion], threshold: float = SIMILAR
     """Greedy single-link clustering on content-word overlap; biggest group first."""
     from bot.database import UnansweredGroup
 
-    clusters: list[list[tuple[LoggedQuestion, frozenset[str]]]] = []
+    clusters: list[list[LoggedQuestion]] = []
+    cluster_of: dict[frozenset[str], int] = {}  # each distinct word set seen -> its cluster
+    sets_with_word: dict[str, list[frozenset[str]]] = {}  # word -> representative word sets holding it
+    representatives: list[int] = []
     for row in rows:
         words = content_words(row.normalized_text or row.text)
-        best, best_sim = None, 0.0
-        for cluster in clusters:
-            sim = max(similarity(words, other) for _, other in cluster)
-            if sim > best_sim:
-                best, best_sim = cluster, sim
-        if best is not None and best_sim >= threshold:
-            best.append((row, words))
-        else:
-            clusters.append([(row, words)])
+        home = cluster_of.get(words)
+        if home is None:
+            # Only word sets sharing a word, and of a size Jaccard >= threshold allows, can match.
+            candidates = {other for w in words for other in sets_with_word.get(w, ())
+                          if threshold * len(words) <= len(other) <= len(words) / threshold}
+            best_sim = 0.0
+            for other in candidates:
+                sim = similarity(words, other)
+                if sim > best_sim or (sim == best_sim and home is not None and cluster_of[other] < home):
+                    home, best_sim = cluster_of[other], sim
+            if home is None or best_sim < threshold:
+                home = len(clusters)
+                clusters.append([])
+                representatives.append(0)
+            cluster_of[words] = home
+            if representatives[home] < REPRESENTATIVES:
+                representatives[home] += 1
+                for w in words:
+                    sets_with_word.setdefault(w, []).append(words)
+        clusters[home].append(row)
 
     groups = []
-    for cluster in clusters:
-        members = [row for row, _ in cluster]
+    for members in clusters:
         wordings = Counter(row.text.strip() for row in members)
         ranked = ranked_wordings(wordings)
         groups.append(
