@@ -594,6 +594,12 @@ def ensure_offline_model(models_dir: Path, name: str, weights_path: Path | None 
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(models_dir / f".{name}.lock")):
+        # Under the lock no build is running, so these are leftovers of a killed one (~470 MB each).
+        for stale in [*models_dir.glob(f".{name}.building-*"), *models_dir.glob(f".{name}.old-*")]:
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
         return rebuild_model(models_dir / name, weights_path=weights_path, force=force)
 
 

@@ -20,6 +20,7 @@ from retrieval.offline_model import (
     dequantize_q4_0,
     parity_check,
     read_weights_file,
+    ensure_offline_model,
     rebuild_model,
 )
 from retrieval.settings import DEFAULT_MODEL
@@ -232,3 +233,13 @@ def test_corrupt_rebuild_keeps_the_previous_model(tmp_path):
         rebuild_model(target, weights_path=corrupt, force=True)
     assert sorted(p.name for p in target.iterdir()) == ["modules.json"]
     assert _leftovers(tmp_path / "models") == []
+
+
+def test_leftovers_of_a_killed_build_are_cleared(model_data_dir):
+    models = model_data_dir / "models"
+    (models / f".{DEFAULT_MODEL}.building-abc123").mkdir()
+    (models / f".{DEFAULT_MODEL}.building-abc123" / "model.safetensors").write_bytes(b"partial")
+    report = ensure_offline_model(models, DEFAULT_MODEL)
+    assert report.rebuilt is False
+    assert _leftovers(models) == []
+    assert (models / DEFAULT_MODEL / "modules.json").is_file()
