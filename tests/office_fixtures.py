@@ -135,8 +135,12 @@ def _header_table(container, title_lines: list[str], fields: list[str], *, width
     return table
 
 
-def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024", sections=None, header=True) -> Path:
-    """QT-09 'Tiếp nhận và xử lý phản ánh, kiến nghị' as a real .docx."""
+def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024", sections=None, header=True,
+               auto_numbered: bool = False) -> Path:
+    """QT-09 'Tiếp nhận và xử lý phản ánh, kiến nghị' as a real .docx.
+
+    `auto_numbered`: top-level headings carry no typed number; Word's 'List Number' numbering prints it.
+    """
     import docx
 
     document = docx.Document()
@@ -145,7 +149,10 @@ def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024"
                       ["Mã số: QT-09", f"Lần ban hành: {version}", f"Ngày hiệu lực: {effective}", "Trang: 1/2"])
         document.add_paragraph("")
     for heading, body in sections or QT09_SECTIONS_V2:
-        document.add_paragraph(heading, style="Heading 1" if heading[1] == "." else "Heading 2")
+        if auto_numbered and heading[1] == ".":
+            document.add_paragraph(heading.split(" ", 1)[1], style="List Number")
+        else:
+            document.add_paragraph(heading, style="Heading 1" if heading[1] == "." else "Heading 2")
         for item in body:
             if isinstance(item, tuple):
                 _add_table(document, item[1])
@@ -225,8 +232,16 @@ def register_font() -> str:
     return "DejaVuSans"
 
 
-def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HEADER) -> Path:
-    """QT-10 as a text PDF drawn with reportlab, a running header and page numbers on each page."""
+def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HEADER, encode=None) -> Path:
+    """QT-10 as a text PDF drawn with reportlab, a running header and page numbers on each page.
+
+    `encode` (e.g. unicode_to_tcvn3) makes the text layer carry legacy codes, as a PDF printed
+    from a .VnTime document does.
+    """
+    if encode:
+        pages = [[(kind, [encode(t) for t in text] if kind == "split" else encode(text)) for kind, text in page]
+                 for page in (pages or QT10_PAGES)]
+        running_header = encode(running_header)
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 

@@ -62,12 +62,17 @@ def read_docx(path: Path) -> Extracted:
         raise DocxReadError(f"tệp Word bị hỏng ({type(exc).__name__}: {exc})") from None
 
     default_font = _default_font(document)
+    numbering = _Numbering(document)
     body: list[_RawBlock] = []
     for item in document.iter_inner_content():
         if item.__class__.__name__ == "Table":
             body.extend(_table_blocks(item, default_font, len(body) + 1))
         else:
-            body.append(_RawBlock([_paragraph_segments(item, default_font)], len(body) + 1, _heading_level(item)))
+            segments = _paragraph_segments(item, default_font)
+            label = numbering.label(item)
+            if label and segments:
+                segments.insert(0, _Segment(label + " ", None))
+            body.append(_RawBlock([segments], len(body) + 1, _heading_level(item)))
     header: list[_RawBlock] = []
     seen_parts = set()
     for section in document.sections:
@@ -224,6 +229,121 @@ def _table_blocks(table, default_font: str | None, first_line: int) -> list[_Raw
             cells.append(segments)
         blocks.append(_RawBlock(cells, first_line + len(blocks) if first_line else 0, 0, True))
     return blocks
+
+
+# --- automatic numbering ---------------------------------------------------------------------
+
+
+_ROMAN_NUMERALS = ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+                   (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in _ROMAN_NUMERALS:
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
+def _format_number(n: int, fmt: str) -> str | None:
+    if fmt in ("decimal", "decimalZero"):
+        return f"{n:02d}" if fmt == "decimalZero" and n < 10 else str(n)
+    if fmt in ("upperRoman", "lowerRoman"):
+        return _roman(n) if fmt == "upperRoman" else _roman(n).lower()
+    if fmt in ("upperLetter", "lowerLetter"):
+        letter = chr(ord("a") + (n - 1) % 26)
+        return letter.upper() if fmt == "upperLetter" else letter
+    return None  # bullets and exotic formats carry no number worth citing
+
+
+class _Numbering:
+    """Renders Word's automatic numbering ('1.', '5.2', 'II.') the way Word prints it before a paragraph.
+
+    Agencies' headings are often numbered by Word rather than typed, so without this the text
+    would read 'Mục đích' where the printed page shows '1. Mục đích'.
+    """
+
+    def __init__(self, document):
+        self._levels: dict[str, dict[int, tuple[int, str, str]]] = {}  # abstract id -> ilvl -> (start, fmt, text)
+        self._abstract_of: dict[str, str] = {}
+        self._start_override: dict[str, dict[int, int]] = {}
+        self._counters: dict[str, list[int]] = {}
+        self._seen_nums: set[str] = set()
+        try:
+            root = document.part.numbering_part.element
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        for abstract in root.findall(_qn("w:abstractNum")):
+            levels = {}
+            for lvl in abstract.findall(_qn("w:lvl")):
+                start = lvl.find(_qn("w:start"))
+                fmt = lvl.find(_qn("w:numFmt"))
+                text = lvl.find(_qn("w:lvlText"))
+                levels[int(lvl.get(_qn("w:ilvl"), "0"))] = (
+                    int(start.get(_qn("w:val"), "1")) if start is not None else 1,
+                    fmt.get(_qn("w:val"), "decimal") if fmt is not None else "decimal",
+                    text.get(_qn("w:val"), "") if text is not None else "",
+                )
+            self._levels[abstract.get(_qn("w:abstractNumId"))] = levels
+        for num in root.findall(_qn("w:num")):
+            num_id = num.get(_qn("w:numId"))
+            ref = num.find(_qn("w:abstractNumId"))
+            if ref is not None:
+                self._abstract_of[num_id] = ref.get(_qn("w:val"))
+            overrides = {}
+            for override in num.findall(_qn("w:lvlOverride")):
+                start = override.find(_qn("w:startOverride"))
+                if start is not None:
+                    overrides[int(override.get(_qn("w:ilvl"), "0"))] = int(start.get(_qn("w:val"), "1"))
+            self._start_override[num_id] = overrides
+
+    def _num_pr(self, paragraph) -> tuple[str, int] | None:
+        ppr = paragraph._p.pPr
+        num_pr = ppr.find(_qn("w:numPr")) if ppr is not None else None
+        style = paragraph.style
+        while num_pr is None and style is not None:
+            style_ppr = style.element.find(_qn("w:pPr"))
+            num_pr = style_ppr.find(_qn("w:numPr")) if style_ppr is not None else None
+            style = style.base_style
+        if num_pr is None:
+            return None
+        num_id = num_pr.find(_qn("w:numId"))
+        ilvl = num_pr.find(_qn("w:ilvl"))
+        if num_id is None or num_id.get(_qn("w:val")) in (None, "0"):
+            return None  # numId 0 switches numbering off
+        return num_id.get(_qn("w:val")), int(ilvl.get(_qn("w:val"), "0")) if ilvl is not None else 0
+
+    def label(self, paragraph) -> str:
+        """The printed number of a paragraph, '' when it has none (or only a bullet)."""
+        found = self._num_pr(paragraph)
+        if not found:
+            return ""
+        num_id, ilvl = found
+        abstract = self._abstract_of.get(num_id)
+        levels = self._levels.get(abstract or "", {})
+        if ilvl not in levels:
+            return ""
+        counters = self._counters.setdefault(abstract, [0] * 9)
+        if num_id not in self._seen_nums:
+            self._seen_nums.add(num_id)
+            for level, start in self._start_override.get(num_id, {}).items():
+                counters[level] = start - 1
+        start = levels[ilvl][0]
+        counters[ilvl] = max(counters[ilvl] + 1, start)
+        for deeper in range(ilvl + 1, 9):
+            counters[deeper] = 0
+        text = levels[ilvl][2]
+
+        def render(match) -> str:
+            level = int(match.group(1)) - 1
+            start_l, fmt, _ = levels.get(level, (1, "decimal", ""))
+            value = counters[level] or start_l
+            return _format_number(value, fmt) or ""
+
+        if _format_number(1, levels[ilvl][1]) is None:
+            return ""
+        return re.sub(r"%(\d)", render, text).strip()
 
 
 # --- legacy encodings -------------------------------------------------------------------------

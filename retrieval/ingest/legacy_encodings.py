@@ -69,6 +69,28 @@ def tcvn3_to_unicode(text: str, *, capitals_font: bool = False) -> str:
     return converted.upper() if capitals_font else converted
 
 
+def restore_capitals(line: str) -> str:
+    """Upper-case the toned letters of capitalised TCVN3 words ('QUảN Lý CON DấU' -> 'QUẢN LÝ CON DẤU').
+
+    TCVN3 has no codes for upper-case toned letters; Word files keep the all-capitals font name
+    that says so, a PDF does not, so capitals are inferred from the ASCII letters around them.
+    """
+    words = line.split(" ")
+
+    def only_legacy_lower(word: str) -> bool:
+        return all(not c.isascii() for c in word if c.isalpha() and c.islower())
+
+    def upper_letters(word: str) -> int:
+        return sum(1 for c in word if c.isupper())
+
+    words = [w.upper() if upper_letters(w) >= 2 and only_legacy_lower(w) else w for w in words]
+    lettered = [w for w in words if any(c.isalpha() for c in w)]
+    capitalised = [w for w in lettered if not any(c.islower() for c in w)]
+    if len(lettered) >= 3 and len(capitalised) >= 0.6 * len(lettered):
+        words = [w.upper() if only_legacy_lower(w) and upper_letters(w) >= 1 else w for w in words]
+    return " ".join(words)
+
+
 def unicode_to_tcvn3(text: str) -> str:
     """Encode Unicode as TCVN3; upper-case toned letters take their lower-case codes (as typists did)."""
     out = []

@@ -52,10 +52,13 @@ def read_pdf(path: Path) -> Extracted:
     converted = 0
     for text in raw_pages:
         lines = []
-        for line in clean_text(text).split("\n"):
+        for line in text.split("\n"):
+            # Convert before cleaning: TCVN3's 'ư' is the soft hyphen that cleaning removes.
             if encoding != legacy.UNICODE and legacy.looks_legacy(line):
                 line, converted = legacy.convert(line, encoding), converted + 1
-            lines.append(rejoin_split_syllables(line))
+                if encoding == legacy.TCVN3:
+                    line = legacy.restore_capitals(line)
+            lines.append(rejoin_split_syllables(clean_text(line)))
         pages.append(lines)
     pages, furniture = remove_page_furniture(pages)
     blocks = [

@@ -132,11 +132,14 @@ def test_legacy_word_procedure_is_converted_to_unicode(tmp_path, encoding, expec
 
 def test_sidecar_fills_what_the_document_does_not_say_and_disagreements_are_reported(tmp_path):
     folder = tmp_path / "procedures"
-    fx.write_qt09(folder / "qt-09-cu.docx", sections=fx.QT09_SECTIONS_V1, header=False)
+    fx.write_qt09(folder / "qt-09-cu.docx", sections=fx.QT09_SECTIONS_V1, header=False, auto_numbered=True)
     (folder / "qt-09-cu.yaml").write_text(
         'id: qt-09-ban-cu\ntitle: Tiếp nhận phản ánh, kiến nghị\ncode: QT-09\nversion: "01"\n'
         "effective_date: 15/06/2020\niso_refs: [\"9.1.2\"]\nsource: Văn phòng UBND xã\n", encoding="utf-8")
-    meta = parse_office_file(folder / "qt-09-cu.docx").metadata
+    old = parse_office_file(folder / "qt-09-cu.docx")
+    meta = old.metadata
+    # Headings numbered by Word's automatic numbering, not typed: numbered as printed.
+    assert [(s.number, s.title) for s in old.sections] == [("1", "Mục đích"), ("2", "Trả lời người phản ánh")]
     assert meta["id"] == "qt-09-ban-cu" and meta["version"] == "01" and meta["effective_date"] == "15/06/2020"
     assert meta["iso_refs"] == ["9.1.2"] and meta["source"] == "Văn phòng UBND xã"
 
@@ -164,6 +167,17 @@ def test_text_pdf_first_page_fields_steps_and_repairs(tmp_path):
     # Printed lines are joined back into sentences; running header and page numbers are gone.
     assert "văn bản sai thể thức" in sections["3.B1"].text and "\n" not in sections["3.B1"].text
     assert "Trang" not in text and "UBND xã Bình An —" not in text
+
+
+@pytest.mark.parametrize("encode, expected", [(unicode_to_tcvn3, TCVN3), (unicode_to_vni, VNI)])
+def test_pdf_printed_from_a_legacy_font_document_is_converted(tmp_path, encode, expected):
+    doc = parse_office_file(fx.write_qt10_pdf(tmp_path / "qt-10.pdf", encode=encode))
+    assert doc.encoding == expected
+    assert doc.metadata["title"] == "Quản lý con dấu và phát hành văn bản"  # TCVN3 capitals restored
+    sections = {s.number: s for s in doc.sections}
+    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4"]
+    # TCVN3's 'ư' is a soft hyphen in the text layer; it must not be cleaned away before conversion.
+    assert "văn bản ký sau 16 giờ 30 được phát hành trước 9 giờ sáng" in sections["3.B3"].text
 
 
 def test_image_only_pdf_is_an_error_naming_the_file_and_the_reason(tmp_path):
