@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import unicodedata
 from collections import Counter
 from typing import Iterable, Protocol
@@ -29,6 +30,7 @@ class LoggedQuestion(Protocol):
     created_at: object
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower-case, strip diacritics (đ → d) and punctuation, so wordings with and without marks compare equal."""
     text = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
