@@ -34,6 +34,7 @@ from bot.access import AccessPolicy, Caller
 from bot.answering import Answerer
 from bot.database import Database, DatabaseUnavailable
 from bot.flood import FloodGuard, Verdict
+from retrieval.index import ReindexBusy
 
 log = logging.getLogger(__name__)
 
@@ -496,7 +497,7 @@ def _run_reindex(services: Services):
     """The same reindex as `isobot reindex`, then the live Searcher swaps to the new bundle."""
     from retrieval.index import reindex
 
-    summary = reindex(services.settings)
+    summary = reindex(services.settings, progress=False)
     services.answerer.reload()
     return summary
 
@@ -519,6 +520,9 @@ async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await _send_text(update, msg.REINDEX_STARTED)
         try:
             summary = await asyncio.to_thread(_run_reindex, services)
+        except ReindexBusy:
+            await _send_text(update, msg.REINDEX_BUSY)
+            return
         except Exception as exc:
             log.exception("reindex from Telegram failed")
             await _send_text(update, msg.REINDEX_FAILED.format(reason=str(exc)[:500]))

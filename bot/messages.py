@@ -52,7 +52,7 @@ ANSWER_INTRO = "Các đoạn liên quan nhất đến câu hỏi của anh/chị
 MORE_INTRO = "Các kết quả tiếp theo (từ {start} đến {end}):"
 NO_MORE_RESULTS = "Không còn kết quả nào khác cho câu hỏi này."
 RESULTS_EXPIRED = "Kết quả này đã cũ. Anh/chị vui lòng gửi lại câu hỏi."
-MAPPING_NOTE = "Ghi chú: {note}"
+MAPPING_NOTE = "Điều {clause_2008} của bản 2008 nay tương ứng với điều {clauses_2015} của bản 2015."
 
 NOT_ANSWERED = (
     "Xin lỗi, tôi chưa tìm thấy nội dung đủ sát với câu hỏi này trong tài liệu ISO của cơ quan, "

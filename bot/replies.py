@@ -198,6 +198,18 @@ def split_messages(blocks: Sequence[str], limit: int = SAFE_LIMIT, separator: st
     return tuple(chunks)
 
 
+_MAPPING = re.compile(r"^2008:(?P<old>[\d.]+)\s*->\s*(?P<new>[\d., ]+)$")
+
+
+def note_html(note: str) -> str | None:
+    """Retrieval's interpretation notes in words; notes we cannot phrase are diagnostics, not shown."""
+    m = _MAPPING.match(note.strip())
+    if not m:
+        return None
+    text = msg.MAPPING_NOTE.format(clause_2008=m["old"], clauses_2015=m["new"].strip().rstrip(","))
+    return f"<i>{escape(text)}</i>"
+
+
 # ---------------------------------------------------------------- passages
 def citation_html(passage: Passage) -> str:
     return f"<b>{escape(passage.citation)}</b>"
@@ -283,8 +295,8 @@ def render_answer(
     if not page:
         return Reply((escape(msg.NO_MORE_RESULTS),))
     blocks: list[str] = []
-    for note in result.notes:
-        blocks.append(f"<i>{escape(msg.MAPPING_NOTE.format(note=note))}</i>")
+    if not offset:
+        blocks.extend(filter(None, map(note_html, result.notes)))
     if offset:
         blocks.append(escape(msg.MORE_INTRO.format(start=offset + 1, end=offset + len(page))))
     blocks.extend(hit_block(hit, offset + i + 1) for i, hit in enumerate(page))
@@ -321,7 +333,7 @@ def render_related(origin: Passage, related: Sequence[Passage], passage_ref: Pas
 def render_correspondence(clause_2008: str, result: SearchResult) -> Reply:
     """/dieu X 2008: the mapping note and the 2015 clauses it became."""
     blocks = [f"<b>{escape(msg.DIEU_2008_TITLE.format(clause=clause_2008))}</b>"]
-    blocks.extend(f"<i>{escape(note)}</i>" for note in result.notes)
+    blocks.extend(filter(None, map(note_html, result.notes)))
     blocks.extend(hit_block(hit, i + 1) for i, hit in enumerate(result.hits))
     return Reply(split_messages(blocks))
 

@@ -116,3 +116,11 @@ def test_procedures_list_shows_code_version_date_and_skips_superseded():
     text = replies.render_procedures([old, current]).chunks[0]
     assert "QT-01 – Kiểm soát tài liệu (lần ban hành 03, hiệu lực 01/03/2024)" in text
     assert "lần ban hành 02" not in text
+
+
+def test_mapping_notes_are_phrased_in_vietnamese_and_diagnostics_hidden():
+    result = SearchResult("4.2.3 2008", "4.2.3 2008", True, (Hit(CLAUSE, 1, 1.0),),
+                          notes=("2008:4.2.3 -> 7.5.2, 7.5.3", "debug: dense=0.81"))
+    text = replies.render_answer(result, "5").chunks[0]
+    assert "<i>Điều 4.2.3 của bản 2008 nay tương ứng với điều 7.5.2, 7.5.3 của bản 2015.</i>" in text
+    assert "debug" not in text and "->" not in text
