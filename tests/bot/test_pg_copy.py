@@ -146,3 +146,16 @@ def test_cli_copy_prints_counts_and_checksums(sqlite_url, db_url, tmp_path, monk
     assert main(["db", "copy", "--to", db_url]) == 1
     assert "--replace" in capsys.readouterr().err
     assert main(["db", "copy"]) == 2
+
+
+def test_copy_back_to_a_sqlite_file(db_url, tmp_path):  # noqa: F811
+    """Any → any: a PostgreSQL (or SQLite) database copies into a fresh SQLite file, e.g. for a test machine."""
+    expected = _fill(db_url)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    results = copy_database(db_url, back)
+    assert all(r.ok for r in results) and {r.table: r.target_rows for r in results}["feedback"] == 67
+    copy = Database.from_url(back)
+    try:
+        assert copy.stats() == expected["stats"] and copy.unanswered() == expected["unanswered"]
+    finally:
+        copy.close()
