@@ -21,7 +21,7 @@ import yaml
 from retrieval.documents import RawSection
 from retrieval.ingest import legacy_encodings as legacy
 from retrieval.ingest.repair import join_hyphenated, merge_wrapped_lines
-from retrieval.ingest.structure import Block, find_title, fold, header_lines, metadata_fields, split_sections, tidy_title
+from retrieval.ingest.structure import find_title, fold, header_lines, metadata_fields, split_sections, tidy_title
 
 # Admin-facing notes (the reindex summary lists them per file), kept together.
 MSG = {
@@ -33,6 +33,8 @@ MSG = {
     "bad_sidecar": "tệp kèm {name} không đọc được: {detail}",
     "sidecar_not_map": "tệp kèm {name} phải là các cặp 'khóa: giá trị'",
     "unsupported": "định dạng {suffix} không hỗ trợ",
+    "missing_fields": "không tìm thấy {fields} trong phần đầu tệp (bảng tiêu đề, đầu trang); "
+    "hãy ghi vào tệp hoặc thêm tệp kèm {sidecar} với {keys}",
 }
 ENCODING_NAMES = {legacy.TCVN3: "TCVN3 (ABC, phông .VnTime)", legacy.VNI: "VNI (phông VNI-Times)"}
 KIND_BY_FOLDER = {"procedures": "procedure", "regulations": "regulation", "news": "news", "standard": "standard"}
@@ -97,9 +99,14 @@ def parse_office_file(path: Path | str) -> OfficeDocument:
     title = find_title(lines)
 
     metadata = _merge_metadata(path, found, title, extracted.title, sidecar, warnings)
+    missing = [key for key in METADATA_KEYS if not metadata.get(key)]
+    if metadata["kind"] == "procedure" and missing:
+        raise IngestError(path, MSG["missing_fields"].format(
+            fields=", ".join(f"'{_FIELD_NAMES[k]}'" for k in missing), sidecar=path.with_suffix(".yaml").name,
+            keys=", ".join(missing)))
     if suffix == ".pdf":
         sections = [s._replace(text=_rewrap(s.text)) for s in sections]
-    sections = _drop_letterhead(sections, preamble_titles=lines)
+    sections = _drop_letterhead(sections)
     if not any(s.number for s in sections):
         warnings.append(MSG["no_headings"])
     if not metadata.get("iso_refs"):
@@ -205,7 +212,7 @@ def _rewrap(text: str) -> str:
 _LETTERHEAD_RE = re.compile(r"^(cong hoa xa hoi|doc lap\s*-|uy ban nhan dan|ubnd)")
 
 
-def _drop_letterhead(sections: list[RawSection], preamble_titles: list[str]) -> list[RawSection]:
+def _drop_letterhead(sections: list[RawSection]) -> list[RawSection]:
     """Remove header fields, the title and letterhead from the text before the first heading."""
     if not sections or sections[0].number:
         return sections

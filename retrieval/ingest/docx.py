@@ -10,23 +10,13 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docx.oxml.ns import qn
+
 from retrieval.ingest import legacy_encodings as legacy
 from retrieval.ingest.repair import clean_text
-from retrieval.ingest.structure import Block
+from retrieval.ingest.structure import Block, Extracted
 
 _HEADING_STYLE_RE = re.compile(r"^(?:heading|tiêu đề|đề mục)\s*(\d)$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """Blocks of a file plus what the reader noticed."""
-
-    blocks: tuple[Block, ...]
-    header_blocks: tuple[Block, ...] = ()
-    title: str = ""  # from the file's properties
-    encoding: str = legacy.UNICODE  # what most legacy-looking text was typed in
-    converted_blocks: int = 0
-    warnings: tuple[str, ...] = ()
 
 
 class DocxReadError(Exception):
@@ -117,33 +107,27 @@ def _to_block(raw: _RawBlock) -> Block:
 # --- fonts and text ---------------------------------------------------------------------------
 
 
-def _qn(tag: str) -> str:
-    from docx.oxml.ns import qn
-
-    return qn(tag)
-
-
 def _rfonts_name(rpr) -> str | None:
     if rpr is None:
         return None
-    fonts = rpr.find(_qn("w:rFonts"))
+    fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
         return None
     # Characters 0x80-0xFF (where legacy letters sit) are drawn with the hAnsi font.
-    return fonts.get(_qn("w:hAnsi")) or fonts.get(_qn("w:ascii"))
+    return fonts.get(qn("w:hAnsi")) or fonts.get(qn("w:ascii"))
 
 
 def _default_font(document) -> str | None:
-    defaults = document.styles.element.find(_qn("w:docDefaults"))
+    defaults = document.styles.element.find(qn("w:docDefaults"))
     if defaults is None:
         return None
-    rpr = defaults.find(f"{_qn('w:rPrDefault')}/{_qn('w:rPr')}")
+    rpr = defaults.find(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
     return _rfonts_name(rpr)
 
 
 def _style_font(style) -> str | None:
     while style is not None:
-        name = _rfonts_name(style.element.find(_qn("w:rPr")))
+        name = _rfonts_name(style.element.find(qn("w:rPr")))
         if name:
             return name
         style = style.base_style
@@ -160,23 +144,19 @@ def _heading_level(paragraph) -> int:
     return 0
 
 
-_RUN_TEXT_TAGS = None
+# A soft hyphen is TCVN3's 'ư' (0xAD); Word keeps it as <w:softHyphen/>, which python-docx drops.
+_RUN_TEXT_TAGS = {
+    qn("w:t"): None, qn("w:tab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n",
+    qn("w:noBreakHyphen"): "-", qn("w:softHyphen"): "\u00ad",
+}
 
 
 def _run_text(run) -> str:
-    global _RUN_TEXT_TAGS
-    if _RUN_TEXT_TAGS is None:
-        # A soft hyphen is TCVN3's 'ư' (0xAD); Word keeps it as <w:softHyphen/>, which python-docx drops.
-        _RUN_TEXT_TAGS = {
-            _qn("w:t"): None, _qn("w:tab"): "\t", _qn("w:br"): "\n", _qn("w:cr"): "\n",
-            _qn("w:noBreakHyphen"): "-", _qn("w:softHyphen"): "\u00ad",
-        }
     out = []
     for child in run:
-        if child.tag not in _RUN_TEXT_TAGS:
-            continue
-        fixed = _RUN_TEXT_TAGS[child.tag]
-        out.append(child.text or "" if fixed is None else fixed)
+        if child.tag in _RUN_TEXT_TAGS:
+            fixed = _RUN_TEXT_TAGS[child.tag]
+            out.append((child.text or "") if fixed is None else fixed)
     return "".join(out)
 
 
@@ -184,14 +164,14 @@ def _paragraph_segments(paragraph, default_font: str | None) -> list[_Segment]:
     style_font = _style_font(paragraph.style) or default_font
     segments: list[_Segment] = []
     p = paragraph._p
-    for run in p.iter(_qn("w:r")):
+    for run in p.iter(qn("w:r")):
         # Skip text boxes and the fallback copy of alternate content: they would repeat text.
         if _inside(run, p, ("w:txbxContent", "mc:Fallback")):
             continue
         text = _run_text(run)
         if not text:
             continue
-        font = _rfonts_name(run.find(_qn("w:rPr"))) or style_font
+        font = _rfonts_name(run.find(qn("w:rPr"))) or style_font
         encoding, capitals = legacy.font_encoding(font)
         if segments and segments[-1].encoding == encoding and segments[-1].capitals == capitals:
             segments[-1].text += text
@@ -204,7 +184,7 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 
 
 def _inside(element, stop, tags) -> bool:
-    names = {_MC_FALLBACK if t == "mc:Fallback" else _qn(t) for t in tags}
+    names = {_MC_FALLBACK if t == "mc:Fallback" else qn(t) for t in tags}
     parent = element.getparent()
     while parent is not None and parent is not stop:
         if parent.tag in names:
@@ -274,45 +254,45 @@ class _Numbering:
             root = document.part.numbering_part.element
         except (KeyError, NotImplementedError, AttributeError):
             return
-        for abstract in root.findall(_qn("w:abstractNum")):
+        for abstract in root.findall(qn("w:abstractNum")):
             levels = {}
-            for lvl in abstract.findall(_qn("w:lvl")):
-                start = lvl.find(_qn("w:start"))
-                fmt = lvl.find(_qn("w:numFmt"))
-                text = lvl.find(_qn("w:lvlText"))
-                levels[int(lvl.get(_qn("w:ilvl"), "0"))] = (
-                    int(start.get(_qn("w:val"), "1")) if start is not None else 1,
-                    fmt.get(_qn("w:val"), "decimal") if fmt is not None else "decimal",
-                    text.get(_qn("w:val"), "") if text is not None else "",
+            for lvl in abstract.findall(qn("w:lvl")):
+                start = lvl.find(qn("w:start"))
+                fmt = lvl.find(qn("w:numFmt"))
+                text = lvl.find(qn("w:lvlText"))
+                levels[int(lvl.get(qn("w:ilvl"), "0"))] = (
+                    int(start.get(qn("w:val"), "1")) if start is not None else 1,
+                    fmt.get(qn("w:val"), "decimal") if fmt is not None else "decimal",
+                    text.get(qn("w:val"), "") if text is not None else "",
                 )
-            self._levels[abstract.get(_qn("w:abstractNumId"))] = levels
-        for num in root.findall(_qn("w:num")):
-            num_id = num.get(_qn("w:numId"))
-            ref = num.find(_qn("w:abstractNumId"))
+            self._levels[abstract.get(qn("w:abstractNumId"))] = levels
+        for num in root.findall(qn("w:num")):
+            num_id = num.get(qn("w:numId"))
+            ref = num.find(qn("w:abstractNumId"))
             if ref is not None:
-                self._abstract_of[num_id] = ref.get(_qn("w:val"))
+                self._abstract_of[num_id] = ref.get(qn("w:val"))
             overrides = {}
-            for override in num.findall(_qn("w:lvlOverride")):
-                start = override.find(_qn("w:startOverride"))
+            for override in num.findall(qn("w:lvlOverride")):
+                start = override.find(qn("w:startOverride"))
                 if start is not None:
-                    overrides[int(override.get(_qn("w:ilvl"), "0"))] = int(start.get(_qn("w:val"), "1"))
+                    overrides[int(override.get(qn("w:ilvl"), "0"))] = int(start.get(qn("w:val"), "1"))
             self._start_override[num_id] = overrides
 
     def _num_pr(self, paragraph) -> tuple[str, int] | None:
         ppr = paragraph._p.pPr
-        num_pr = ppr.find(_qn("w:numPr")) if ppr is not None else None
+        num_pr = ppr.find(qn("w:numPr")) if ppr is not None else None
         style = paragraph.style
         while num_pr is None and style is not None:
-            style_ppr = style.element.find(_qn("w:pPr"))
-            num_pr = style_ppr.find(_qn("w:numPr")) if style_ppr is not None else None
+            style_ppr = style.element.find(qn("w:pPr"))
+            num_pr = style_ppr.find(qn("w:numPr")) if style_ppr is not None else None
             style = style.base_style
         if num_pr is None:
             return None
-        num_id = num_pr.find(_qn("w:numId"))
-        ilvl = num_pr.find(_qn("w:ilvl"))
-        if num_id is None or num_id.get(_qn("w:val")) in (None, "0"):
+        num_id = num_pr.find(qn("w:numId"))
+        ilvl = num_pr.find(qn("w:ilvl"))
+        if num_id is None or num_id.get(qn("w:val")) in (None, "0"):
             return None  # numId 0 switches numbering off
-        return num_id.get(_qn("w:val")), int(ilvl.get(_qn("w:val"), "0")) if ilvl is not None else 0
+        return num_id.get(qn("w:val")), int(ilvl.get(qn("w:val"), "0")) if ilvl is not None else 0
 
     def label(self, paragraph) -> str:
         """The printed number of a paragraph, '' when it has none (or only a bullet)."""

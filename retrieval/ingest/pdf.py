@@ -5,9 +5,8 @@ import logging
 from pathlib import Path
 
 from retrieval.ingest import legacy_encodings as legacy
-from retrieval.ingest.docx import Extracted
 from retrieval.ingest.repair import clean_text, is_page_number, rejoin_split_syllables, remove_page_furniture
-from retrieval.ingest.structure import Block
+from retrieval.ingest.structure import Block, Extracted
 
 # Fewer visible characters than this in the whole file means there is no text layer to index.
 MIN_TEXT_CHARS = 20

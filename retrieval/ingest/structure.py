@@ -29,6 +29,18 @@ class Structure:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Extracted:
+    """A reader's output: blocks in reading order plus what the reader noticed."""
+
+    blocks: tuple[Block, ...]
+    header_blocks: tuple[Block, ...] = ()  # page headers: read for metadata, not indexed
+    title: str = ""  # from the file's properties
+    encoding: str = "unicode"  # what legacy-looking text was typed in: unicode | tcvn3 | vni
+    converted_blocks: int = 0
+    warnings: tuple[str, ...] = ()
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics, one character per input character (so offsets carry over)."""
     out = []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 TONE_MARKS = {"\u0300": "grave", "\u0301": "acute", "\u0309": "hook", "\u0303": "tilde", "\u0323": "dot"}
 
@@ -18,6 +19,11 @@ _NUCLEI = {
     **{n: "must" for n in "ă â iê yê uô ươ oă uâ uyê".split()},
     **{n: "may" for n in "a e ê i o ô ơ u ư y oa oe oo uê uơ uy".split()},
 }
+
+
+_NUCLEI_BY_FIRST: dict[str, list[tuple[str, str]]] = {}
+for _nucleus, _rule in _NUCLEI.items():
+    _NUCLEI_BY_FIRST.setdefault(_nucleus[0], []).append((_nucleus, _rule))
 
 
 def split_tone(word: str) -> tuple[str, str | None, int]:
@@ -49,6 +55,7 @@ def _tone_places(nucleus: str, has_final: bool) -> set[int]:
     return {1} if has_final else {0}
 
 
+@lru_cache(maxsize=65536)
 def is_syllable(word: str) -> bool:
     """True for 'điều', 'khoản', 'QUY', 'hoà'; False for 'điề', 'ISO', 'mơc', 'maõ' (tone on the wrong vowel)."""
     word = unicodedata.normalize("NFC", word.lower())
@@ -60,7 +67,7 @@ def is_syllable(word: str) -> bool:
         if not base.startswith(initial):
             continue
         rest = base[len(initial) :]
-        for nucleus, rule in _NUCLEI.items():
+        for nucleus, rule in _NUCLEI_BY_FIRST.get(rest[:1], ()):
             if not rest.startswith(nucleus):
                 continue
             final = rest[len(nucleus) :]

@@ -150,6 +150,17 @@ def test_sidecar_fills_what_the_document_does_not_say_and_disagreements_are_repo
     assert any("Lần ban hành" in w and "'02'" in w and "'01'" in w for w in doc.warnings)
 
 
+def test_procedure_without_code_or_dates_says_what_to_add(tmp_path):
+    path = fx.write_qt09(tmp_path / "procedures" / "phan-anh.docx", header=False)
+    with pytest.raises(IngestError) as caught:
+        parse_office_file(path)
+    reason = caught.value.reason
+    assert "'Mã số', 'Lần ban hành', 'Ngày hiệu lực'" in reason and "phan-anh.yaml" in reason
+    (tmp_path / "procedures" / "phan-anh.yaml").write_text(
+        'code: QT-09\nversion: "02"\neffective_date: 2024-03-01\n', encoding="utf-8")
+    assert parse_office_file(path).metadata["code"] == "QT-09"
+
+
 # --- PDF --------------------------------------------------------------------------------------
 
 
