@@ -185,7 +185,8 @@ def syllable_score(text: str) -> tuple[int, int]:
     good = total = 0
     for raw in text.split():
         word = raw.strip(_EDGE_PUNCTUATION)
-        if not word or word.isascii():
+        # Only words with a letter beyond ASCII (or a Latin-1 character a legacy letter hides behind) count.
+        if not any(("\u00a0" <= c <= "\u00ff") or (c.isalpha() and not c.isascii()) for c in word):
             continue
         total += 1
         good += is_syllable(word)
