@@ -5,7 +5,7 @@ import logging
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -49,7 +49,7 @@ class ChatRow:
 
 @dataclass(frozen=True)
 class DayStats:
-    day: date
+    day: date  # a day in the server's local time
     questions: int
     answered: int
     thumbs_up: int
@@ -91,7 +91,7 @@ class UnansweredGroup:
     declined: int  # the bot said it had no answer
     disliked: int  # answered, but someone pressed 👎
     examples: tuple[str, ...]  # distinct wordings, most frequent first (at most 5)
-    last_asked: datetime
+    last_asked: datetime  # server local time
     question_ids: tuple[int, ...]
 
 
@@ -113,7 +113,15 @@ def _quiet_alembic() -> None:
 
 
 def _midnight(day: date | None) -> datetime | None:
-    return datetime(day.year, day.month, day.day) if day else None
+    """The stored (naive UTC) instant at which `day` starts in the server's local time."""
+    if day is None:
+        return None
+    return datetime(day.year, day.month, day.day).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _local(stored: datetime) -> datetime:
+    """A stored naive-UTC time in the server's local time: reports count the agency's days, not UTC's."""
+    return stored.replace(tzinfo=timezone.utc).astimezone().replace(tzinfo=None)
 
 
 class Database:
@@ -382,11 +390,11 @@ class Database:
 
         per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for row in questions:
-            bucket = per_day[row.created_at.date()]
+            bucket = per_day[_local(row.created_at).date()]
             bucket[0] += 1
             bucket[1] += int(bool(row.answered))
         for value, created_at in votes:
-            per_day[created_at.date()][2 if value > 0 else 3] += 1
+            per_day[_local(created_at).date()][2 if value > 0 else 3] += 1
 
         wordings: dict[str, Counter] = defaultdict(Counter)
         answered_by_key: Counter = Counter()
@@ -424,7 +432,8 @@ class Database:
             if start is not None:
                 stmt = stmt.where(Question.created_at >= start)
             rows = [
-                _LoggedQuestion(r.id, r.text, r.normalized_text, bool(r.answered), bool(r.disliked), r.created_at)
+                _LoggedQuestion(r.id, r.text, r.normalized_text, bool(r.answered), bool(r.disliked),
+                                _local(r.created_at))
                 for r in s.execute(stmt.order_by(Question.created_at))
             ]
         return cluster_questions(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,7 +18,7 @@ from bot.database import Database
 from bot.models import Question, utcnow
 from bot.reports import cluster_questions, content_words, fold
 
-TODAY = utcnow().date()
+TODAY = datetime.now().date()  # reports count days in the server's local time
 LAST_WEEK = TODAY - timedelta(days=7)
 
 # (text, answered, vote, days ago): what a small agency's log looks like after a week.
@@ -194,6 +195,33 @@ def test_question_text_never_reaches_the_logs_at_info(db_url, caplog):  # noqa: 
     finally:
         db.close()
     assert "0912345678" not in caplog.text and "Riêng" not in caplog.text
+
+
+@pytest.fixture
+def vietnam_time(monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Ho_Chi_Minh")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_days_are_the_servers_local_days(db_url, vietnam_time):  # noqa: F811
+    """A question typed at 03:30 in Hà Nội (20:30 UTC the day before) counts on the Hà Nội day."""
+    db = Database.from_url(db_url)
+    try:
+        db.upgrade()
+        for stored in (datetime(2026, 3, 1, 20, 30), datetime(2026, 3, 1, 16, 59)):
+            qid = db.log_question(1, 1, "giá vàng", "giá vàng", False, [], 1.0, "telegram")
+            with db.engine.begin() as conn:
+                conn.execute(update(Question).where(Question.id == qid).values(created_at=stored))
+        assert [(d.day, d.questions) for d in db.stats().per_day] == [(date(2026, 3, 1), 1), (date(2026, 3, 2), 1)]
+        assert db.stats(since=date(2026, 3, 2)).questions == 1
+        assert db.stats(since=date(2026, 3, 3)).questions == 0
+        [group] = db.unanswered()
+        assert group.last_asked == datetime(2026, 3, 2, 3, 30)
+    finally:
+        db.close()
 
 
 # -- grouping -----------------------------------------------------------------------------------
