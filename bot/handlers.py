@@ -94,7 +94,11 @@ def _admission(services: Services, update: Update, what: str) -> str:
         return "flood-notice"
     if verdict is Verdict.DROP:
         return "flood-drop"
-    _remember(services, update)
+    try:
+        _remember(services, update)
+    except DatabaseUnavailable as exc:
+        # Not knowing a user's name is no reason to leave them without an answer.
+        log.error("could not record user/chat: %s", exc)
     if not services.access.may_use(caller):
         services.access.log_refusal(caller, what)
         return "denied"

@@ -2,12 +2,9 @@
 (the one `isobot run` builds) serving in a thread against the Bot API emulator over real HTTP."""
 from __future__ import annotations
 
-import asyncio
 import itertools
-import shutil
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,10 +13,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from emulator import BotAPIEmulator  # noqa: E402
+from harness import BotHarness  # noqa: E402
 
-from bot.app import build_application, run_application  # noqa: E402
+from bot.app import build_application  # noqa: E402
 from bot.database import Database  # noqa: E402
-from bot.flood import FloodGuard  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,58 +59,6 @@ def _searcher_for(data_dir: Path, corpus_dir: Path):
 def real_searcher():
     """The real corpus/ indexed with the real offline model (kept under var/test-cache between runs)."""
     return _searcher_for(TEST_CACHE_DIR / "bot-e2e", REPO_ROOT / "corpus")
-
-
-class BotHarness:
-    """One emulated Telegram + one running bot; helpers to talk to it like a user would."""
-
-    def __init__(self, emulator: BotAPIEmulator, settings, database: Database, application):
-        self.emulator = emulator
-        self.settings = settings
-        self.database = database
-        self.application = application
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.crashed: BaseException | None = None
-
-    def start(self) -> "BotHarness":
-        def serve():
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            try:
-                run_application(self.application, self.settings, in_thread=True)
-            except BaseException as exc:  # surfaced by the tests through `crashed`
-                self.crashed = exc
-                raise
-
-        mark = self.emulator.mark()
-        self._thread = threading.Thread(target=serve, name="isobot", daemon=True)
-        self._thread.start()
-        # post_init registers the command menu: the bot is up once that call arrives.
-        self.emulator.wait_for(lambda c: c.method == "setMyCommands", since=mark, timeout=60)
-        if self.settings.webhook_url:
-            self.emulator.wait_for(lambda c: c.method == "setWebhook", since=mark, timeout=60)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self.application.stop_running)
-            self._thread.join(30)
-
-    # --------------------------------------------------------------- talking to the bot
-    def ask(self, user: dict, chat: dict, text: str, count: int = 1, timeout: float = 60, **kw):
-        """Send a message; return (the user's message, the bot's first `count` replies in that chat)."""
-        mark = self.emulator.mark()
-        message = self.emulator.send_text(user, chat, text, **kw)
-        calls = self.emulator.wait_reply(chat["id"], mark, timeout=timeout, count=count)
-        return message, calls
-
-    def press(self, user: dict, message_result: dict, data: str):
-        mark = self.emulator.mark()
-        qid = self.emulator.press(user, message_result, data)
-        answer = self.emulator.wait_for(
-            lambda c: c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == qid, mark)[0]
-        return mark, answer
 
 
 def _make_harness(tmp_path_factory, searcher, name: str, *, username: str = "isobot_test_bot", flood=None,
@@ -179,13 +124,3 @@ def user_factory():
         return BotAPIEmulator.user(next(_USER_IDS), first_name, username)
 
     return make
-
-
-@pytest.fixture
-def copy_corpus(tmp_path):
-    def copy(src: Path) -> Path:
-        dst = tmp_path / "corpus"
-        shutil.copytree(src, dst)
-        return dst
-
-    return copy
