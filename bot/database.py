@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,9 @@ from retrieval.db import make_engine, make_session_factory
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic's migration context is process-global, so one upgrade at a time per process.
+_UPGRADE_LOCK = threading.Lock()
+_PG_MIGRATION_LOCK = 0x150B07  # arbitrary advisory-lock key owned by isobot's migrations
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -169,12 +173,27 @@ class Database:
         """Alembic upgrade (idempotent; also fine on a fresh SQLite file or tables made by ensure_schema)."""
         _quiet_alembic()
         from alembic import command
+        from filelock import Timeout
 
+        # The bot, cron's reindex and an admin command may all start on a fresh database at once.
         try:
-            with self.engine.begin() as connection:
+            with _UPGRADE_LOCK, self._migration_file_lock(), self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
                 command.upgrade(self._alembic_config(connection), revision)
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise DatabaseUnavailable(f"database unavailable ({self.url}): {exc.orig or exc}") from exc
+        except Timeout as exc:
+            raise DatabaseUnavailable(f"database unavailable ({self.url}): another upgrade holds {exc.lock_file}") from exc
+
+    def _migration_file_lock(self):
+        """SQLite has no advisory locks; a lock file beside the database serialises migrations."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return nullcontext()
+        from filelock import FileLock
+
+        return FileLock(f"{database}.migrate.lock", timeout=120)
 
     def current_revision(self) -> str | None:
         _quiet_alembic()

@@ -148,3 +148,20 @@ def test_cli_db_upgrade_and_current(tmp_path, monkeypatch, capsys):
     assert f"(trống) → {head}" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
     assert f"phiên bản {head} (mới nhất: {head})" in capsys.readouterr().out
+
+
+def test_simultaneous_first_upgrades_from_several_processes(db_url):  # noqa: F811
+    """The bot, cron's reindex and an admin command starting together on a fresh database all succeed."""
+    import subprocess
+    import sys
+
+    code = "import sys; from bot.database import Database; Database.from_url(sys.argv[1]).upgrade()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    errors = [p.communicate(timeout=180)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    db = Database.from_url(db_url)
+    try:
+        assert db.current_revision() == db.head_revision()
+    finally:
+        db.close()
