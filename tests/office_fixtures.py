@@ -148,6 +148,15 @@ def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024"
         _header_table(document, ["QUY TRÌNH", "TIẾP NHẬN VÀ XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ CỦA NGƯỜI DÂN"],
                       ["Mã số: QT-09", f"Lần ban hành: {version}", f"Ngày hiệu lực: {effective}", "Trang: 1/2"])
         document.add_paragraph("")
+        _add_table(document, [
+            ["Trách nhiệm", "Người soạn thảo", "Người xem xét", "Người phê duyệt"],
+            ["Họ và tên", "Trần Thị Mai", "Lê Văn Nam", "Nguyễn Văn Bình"],
+            ["Chức vụ", "Công chức Văn phòng - Thống kê", "Phó Chủ tịch UBND xã", "Chủ tịch UBND xã"],
+            ["Chữ ký", "", "", ""],
+        ])
+        document.add_paragraph(
+            "Quy trình này thay thế lần ban hành trước; mọi cán bộ, công chức của xã có trách nhiệm "
+            "nghiên cứu và thực hiện đúng các bước dưới đây kể từ ngày có hiệu lực.")
     for heading, body in sections or QT09_SECTIONS_V2:
         if auto_numbered and heading[1] == ".":
             document.add_paragraph(heading.split(" ", 1)[1], style="List Number")

@@ -41,6 +41,7 @@ KIND_BY_FOLDER = {"procedures": "procedure", "regulations": "regulation", "news"
 METADATA_KEYS = ("code", "version", "effective_date")
 # Preamble text shorter than this is letterhead and signatures, not worth a passage of its own.
 MIN_INTRO_WORDS = 15
+MAX_TITLE_WORDS = 20
 _FIELD_NAMES = {"code": "Mã số", "version": "Lần ban hành", "effective_date": "Ngày hiệu lực", "title": "Tên"}
 
 
@@ -210,6 +211,9 @@ def _rewrap(text: str) -> str:
 
 
 _LETTERHEAD_RE = re.compile(r"^(cong hoa xa hoi|doc lap\s*-|uy ban nhan dan|ubnd)")
+# First cells of the approval block (who drafted, reviewed, approved; names and signatures).
+_APPROVAL_CELLS = {"ho ten", "ho va ten", "chu ky", "chuc vu", "trach nhiem", "nguoi soan thao", "nguoi bien soan",
+                   "nguoi kiem tra", "nguoi xem xet", "nguoi phe duyet", "soan thao", "xem xet", "phe duyet"}
 
 
 def _drop_letterhead(sections: list[RawSection]) -> list[RawSection]:
@@ -221,10 +225,15 @@ def _drop_letterhead(sections: list[RawSection]) -> list[RawSection]:
     for line in intro.text.split("\n"):
         plain = line.strip()
         folded = fold(plain)
-        if not plain or metadata_fields(plain) or _LETTERHEAD_RE.match(folded) or folded.startswith(("quy trinh", "ma so")):
+        if not plain or metadata_fields(plain) or _LETTERHEAD_RE.match(folded):
             continue
-        if " | " in plain and any(metadata_fields(cell) for cell in plain.split(" | ")):
+        if folded.startswith("quy trinh") and len(plain.split()) <= MAX_TITLE_WORDS:
+            continue  # the title line ('QUY TRÌNH TIẾP CÔNG DÂN'); a sentence about the procedure stays
+        cells = plain.split(" | ")
+        if len(cells) > 1 and any(metadata_fields(cell) for cell in cells):
             continue  # the header table
+        if len(cells) > 1 and fold(cells[0]).strip(" :") in _APPROVAL_CELLS:
+            continue  # the approval block is signatures, not content
         kept.append(plain)
     text = "\n".join(kept)
     rest = sections[1:]

@@ -65,7 +65,9 @@ _LABELS = {
 }
 _LABEL_RE = re.compile("|".join(f"(?P<{key}>{pattern})" for key, pattern in _LABELS.items()))
 _CODE_RE = re.compile(r"[A-Za-zĐđ]{1,8}(?:[\s.\-/]?[A-Za-zĐđ0-9]{1,8})*")
-_VERSION_RE = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?|[A-Za-z][0-9]{0,2}")
+_VERSION_RE = re.compile(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?|[A-Z][0-9]{0,2}(?!\w)")
+# Header fields sit in short lines; a long sentence that mentions 'lần ban hành' is body text.
+MAX_FIELD_LINE_WORDS = 30
 _DATE_RE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})")
 _WORDY_DATE_RE = re.compile(r"ngay\s*(\d{1,2})\s*thang\s*(\d{1,2})\s*nam\s*(\d{4})")
 
@@ -83,6 +85,9 @@ def _date(value: str) -> str:
 
 
 def _field_value(key: str, value: str) -> str:
+    head, colon, tail = value.partition(":")
+    if colon and len(head) <= 25:
+        value = tail  # 'Lần ban hành/sửa đổi: 02/00': a qualifier between the label and its colon
     value = value.strip(" :.-–|\t")
     if key == "code":
         match = _CODE_RE.match(value)
@@ -100,6 +105,8 @@ def metadata_fields(line: str) -> dict[str, str]:
     """{'code': 'QT-05', 'version': '02', 'effective_date': '2024-03-01'} from one header line."""
     folded = fold(line)
     found: dict[str, str] = {}
+    if len(line.split()) > MAX_FIELD_LINE_WORDS:
+        return found
     matches = [m for m in _LABEL_RE.finditer(folded) if _at_word_start(folded, m.start())]
     for i, match in enumerate(matches):
         key = match.lastgroup

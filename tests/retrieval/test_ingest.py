@@ -13,6 +13,7 @@ from retrieval.ingest.legacy_encodings import (
     TCVN3, UNICODE, VNI, detect_encoding, tcvn3_to_unicode, unicode_to_tcvn3, unicode_to_vni, vni_to_unicode,
 )
 from retrieval.ingest.repair import join_hyphenated, rejoin_split_syllables, remove_page_furniture
+from retrieval.ingest.structure import find_title, metadata_fields, tidy_title
 from retrieval.ingest.syllables import is_syllable
 import office_fixtures as fx
 
@@ -86,6 +87,31 @@ def test_hyphenation_and_page_furniture():
     assert removed == ["QT-10 Quản lý con dấu", "Trang 1/3"]
 
 
+# --- header fields ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("Mã số: QT-05", {"code": "QT-05"}),
+    ("Mã hiệu: QT.05   Lần ban hành/sửa đổi: 02/00", {"code": "QT.05", "version": "02"}),
+    ("MÃ SỐ QT 07 - Phiên bản: 2.1 - Ngày hiệu lực: 1/3/2024",
+     {"code": "QT-07", "version": "2.1", "effective_date": "2024-03-01"}),
+    ("Ngày có hiệu lực: ngày 05 tháng 6 năm 2023", {"effective_date": "2023-06-05"}),
+    ("Ngày ban hành: 31/12/2019 Trang: 2/7", {"issued_date": "2019-12-31"}),
+    ("Ngày hiệu lực: 31/02/2024", {}),  # not a real date
+    ("Quy trình này thay thế lần ban hành trước và áp dụng cho mọi bộ phận", {}),
+])
+def test_header_fields_in_the_wordings_agencies_use(line, expected):
+    assert metadata_fields(line) == expected
+
+
+def test_titles_lose_the_procedure_word_and_capitals_but_keep_acronyms():
+    assert find_title(["UBND XÃ BÌNH AN", "QUY TRÌNH", "TIẾP NHẬN HỒ SƠ TẠI BỘ PHẬN MỘT CỬA UBND XÃ"]) == (
+        "Tiếp nhận hồ sơ tại bộ phận một cửa UBND xã")
+    assert find_title(["Hướng dẫn công việc: Lưu trữ hồ sơ TTHC"]) == "Hướng dẫn công việc: Lưu trữ hồ sơ TTHC"
+    assert tidy_title("QT-05: KIỂM SOÁT TÀI LIỆU THEO TCVN ISO 9001:2015", code="QT-05") == (
+        "Kiểm soát tài liệu theo TCVN ISO 9001:2015")
+
+
 # --- Word -------------------------------------------------------------------------------------
 
 
@@ -97,7 +123,11 @@ def test_word_procedure_header_table_sections_and_tables(tmp_path):
     assert meta["kind"] == "procedure" and meta["id"] == "qt-09"
     assert meta["iso_refs"] == ["9.1.2"]  # 'Điều 9.1.2 của TCVN ISO 9001:2015' in section 3
     by_number = {s.number: s for s in doc.sections}
-    assert list(by_number) == ["1", "2", "3", "4", "4.1", "4.2", "4.3", "5"]
+    assert list(by_number) == ["", "1", "2", "3", "4", "4.1", "4.2", "4.3", "5"]
+    # Before '1. Mục đích': the note on what this version replaces stays; letterhead, header fields
+    # and the approval block (names, positions, signatures) do not.
+    assert by_number[""].text.startswith("Quy trình này thay thế lần ban hành trước")
+    assert not any(w in by_number[""].text for w in ("Trần Thị Mai", "Chữ ký", "UBND XÃ", "QT-09"))
     # The numbered list inside 4.1 stays its text instead of becoming sections 1 and 2 again.
     assert "1. Hộp thư góp ý đặt tại trụ sở" in by_number["4.1"].text
     # Tables are kept as one readable line per row, the header row first.
