@@ -156,11 +156,14 @@ def load_embedder(settings) -> Embedder:
 def _load(settings) -> Embedder:
     name = settings.embedding_model
     if name == DEFAULT_MODEL:
-        from retrieval.offline_model import ensure_offline_model, is_current_build
+        from retrieval.offline_model import ModelBuildError, WeightsFileError, ensure_offline_model, is_current_build
 
         folder = offline_model_dir(settings)
         if not is_current_build(folder):
-            ensure_offline_model(settings.models_dir, DEFAULT_MODEL)
+            try:
+                ensure_offline_model(settings.models_dir, DEFAULT_MODEL)
+            except (WeightsFileError, ModelBuildError) as exc:
+                raise EmbeddingModelError(f"EMBEDDING_MODEL={name}: {exc}") from exc
         return _from_folder(folder, name)
     folder = Path(name).expanduser()
     if folder.is_dir():
