@@ -364,6 +364,13 @@ class Database:
         """One vote per user per question; a later vote or comment replaces the earlier one."""
         if value not in (1, -1):
             raise ValueError("feedback value must be +1 or -1")
+        try:
+            self._record_feedback(question_id, user_id, value, comment)
+        except sa_exc.IntegrityError:
+            # A double tap raced on the insert; the second attempt updates the row the first made.
+            self._record_feedback(question_id, user_id, value, comment)
+
+    def _record_feedback(self, question_id: int, user_id: int, value: int, comment: str | None) -> None:
         with self._session() as s:
             if s.get(Question, question_id) is None:
                 # Purged or never logged: nothing to attach the vote to.

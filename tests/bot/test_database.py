@@ -186,3 +186,24 @@ def test_database_errors_do_not_carry_the_question_text(tmp_path):
         db.log_question(1, 1, secret, secret, False, [], 1.0, "telegram")
     assert "questions" in str(err.value) and "001234567890" not in str(err.value)
     db.close()
+
+
+def test_double_tapped_votes_leave_one_row(db):
+    qid = db.log_question(42, 42, "q", "q", True, ["a#1"], 1.0, "telegram")
+    errors: list[BaseException] = []
+
+    def tap(value: int) -> None:
+        try:
+            for _ in range(5):
+                db.record_feedback(qid, 42, value)
+        except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=tap, args=(v,)) for v in (1, -1, 1, -1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stats = db.stats()
+    assert stats.thumbs_up + stats.thumbs_down == 1
