@@ -421,6 +421,14 @@ async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 # ------------------------------------------------------------------ inline mode
+def _inline_allowed(services: Services, update: Update, caller: Caller) -> bool:
+    try:
+        _remember(services, update)
+    except DatabaseUnavailable as exc:
+        log.error("could not record user: %s", exc)
+    return services.access.may_use(caller)
+
+
 def _inline_id(*parts: object) -> str:
     return hashlib.sha1("|".join(map(str, parts)).encode("utf-8")).hexdigest()[:32]
 
@@ -431,7 +439,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.inline_query
     caller = Caller(user_id=query.from_user.id, chat_id=None, chat_type="inline")
     try:
-        allowed = await asyncio.to_thread(lambda: (_remember(services, update), services.access.may_use(caller))[1])
+        allowed = await asyncio.to_thread(_inline_allowed, services, update, caller)
     except DatabaseUnavailable:
         allowed = False
     if not allowed:
