@@ -136,7 +136,7 @@ def _header_table(container, title_lines: list[str], fields: list[str], *, width
 
 
 def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024", sections=None, header=True,
-               auto_numbered: bool = False) -> Path:
+               auto_numbered: bool = False, fields: list[str] | None = None) -> Path:
     """QT-09 'Tiếp nhận và xử lý phản ánh, kiến nghị' as a real .docx.
 
     `auto_numbered`: top-level headings carry no typed number; Word's 'List Number' numbering prints it.
@@ -146,7 +146,7 @@ def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024"
     document = docx.Document()
     if header:
         _header_table(document, ["QUY TRÌNH", "TIẾP NHẬN VÀ XỬ LÝ PHẢN ÁNH, KIẾN NGHỊ CỦA NGƯỜI DÂN"],
-                      ["Mã số: QT-09", f"Lần ban hành: {version}", f"Ngày hiệu lực: {effective}", "Trang: 1/2"])
+                      fields or ["Mã số: QT-09", f"Lần ban hành: {version}", f"Ngày hiệu lực: {effective}", "Trang: 1/2"])
         document.add_paragraph("")
         _add_table(document, [
             ["Trách nhiệm", "Người soạn thảo", "Người xem xét", "Người phê duyệt"],

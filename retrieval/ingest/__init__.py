@@ -25,7 +25,7 @@ from retrieval.ingest.structure import find_title, fold, header_lines, metadata_
 
 # Admin-facing notes (the reindex summary lists them per file), kept together.
 MSG = {
-    "converted": "đã chuyển {n} đoạn từ bảng mã {encoding} sang Unicode; nên kiểm tra lại chính tả",
+    "converted": "đã chuyển {n} {unit} từ bảng mã {encoding} sang Unicode; nên kiểm tra lại chính tả",
     "issued_as_effective": "không thấy 'Ngày hiệu lực', dùng ngày ban hành {date}",
     "sidecar_differs": "{field} trong tệp là '{document}', tệp kèm {sidecar} ghi '{value}': dùng giá trị trong tệp",
     "title_from_name": "không tìm thấy tên quy trình trong tệp, tạm dùng tên tệp '{title}'",
@@ -84,7 +84,8 @@ def parse_office_file(path: Path | str) -> OfficeDocument:
     warnings = list(extracted.warnings)
     if extracted.converted_blocks:
         name = ENCODING_NAMES.get(extracted.encoding, extracted.encoding)
-        warnings.append(MSG["converted"].format(n=extracted.converted_blocks, encoding=name))
+        unit = "dòng" if suffix == ".pdf" else "đoạn"
+        warnings.append(MSG["converted"].format(n=extracted.converted_blocks, unit=unit, encoding=name))
 
     blocks = list(extracted.blocks)
     sections, first_heading = split_sections(blocks)
@@ -94,12 +95,12 @@ def parse_office_file(path: Path | str) -> OfficeDocument:
     for line in lines:
         for key, value in metadata_fields(line).items():
             found.setdefault(key, value)
-    if "effective_date" not in found and "issued_date" in found:
-        found["effective_date"] = found["issued_date"]
-        warnings.append(MSG["issued_as_effective"].format(date=_vn_date(found["issued_date"])))
     title = find_title(lines)
 
     metadata = _merge_metadata(path, found, title, extracted.title, sidecar, warnings)
+    if not metadata.get("effective_date") and found.get("issued_date"):
+        metadata["effective_date"] = found["issued_date"]
+        warnings.append(MSG["issued_as_effective"].format(date=_vn_date(found["issued_date"])))
     missing = [key for key in METADATA_KEYS if not metadata.get(key)]
     if metadata["kind"] == "procedure" and missing:
         raise IngestError(path, MSG["missing_fields"].format(

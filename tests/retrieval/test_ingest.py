@@ -180,6 +180,17 @@ def test_sidecar_fills_what_the_document_does_not_say_and_disagreements_are_repo
     assert any("Lần ban hành" in w and "'02'" in w and "'01'" in w for w in doc.warnings)
 
 
+def test_issue_date_stands_in_for_a_missing_effective_date_unless_the_sidecar_has_one(tmp_path):
+    fields = ["Mã số: QT-09", "Lần ban hành: 02", "Ngày ban hành: 01/02/2023"]
+    path = fx.write_qt09(tmp_path / "qt-09.docx", fields=fields)
+    doc = parse_office_file(path)
+    assert doc.metadata["effective_date"] == "2023-02-01"
+    assert any("dùng ngày ban hành 01/02/2023" in w for w in doc.warnings)
+    (tmp_path / "qt-09.yaml").write_text("effective_date: 15/02/2023\n", encoding="utf-8")
+    doc = parse_office_file(path)
+    assert doc.metadata["effective_date"] == "15/02/2023" and not doc.warnings
+
+
 def test_procedure_without_code_or_dates_says_what_to_add(tmp_path):
     path = fx.write_qt09(tmp_path / "procedures" / "phan-anh.docx", header=False)
     with pytest.raises(IngestError) as caught:
