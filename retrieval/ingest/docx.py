@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docx.oxml.ns import qn
+from docx.table import Table
 
 from retrieval.ingest import legacy_encodings as legacy
 from retrieval.ingest.repair import clean_text
 from retrieval.ingest.structure import Block, Extracted
 
 _HEADING_STYLE_RE = re.compile(r"^(?:heading|tiêu đề|đề mục)\s*(\d)$", re.IGNORECASE)
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of old binary .doc files
 
 
 class DocxReadError(Exception):
@@ -44,6 +48,9 @@ def read_docx(path: Path) -> Extracted:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    with open(path, "rb") as handle:
+        if handle.read(8) == _OLE_MAGIC:
+            raise DocxReadError("đây là tệp Word 97-2003 (.doc) mang đuôi .docx; hãy mở bằng Word và lưu lại dạng .docx")
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -55,7 +62,7 @@ def read_docx(path: Path) -> Extracted:
     numbering = _Numbering(document)
     body: list[_RawBlock] = []
     for item in document.iter_inner_content():
-        if item.__class__.__name__ == "Table":
+        if isinstance(item, Table):
             body.extend(_table_blocks(item, default_font, len(body) + 1))
         else:
             segments = _paragraph_segments(item, default_font)
@@ -66,9 +73,10 @@ def read_docx(path: Path) -> Extracted:
     header: list[_RawBlock] = []
     seen_parts = set()
     for section in document.sections:
-        parts = [section.header]
+        # Agencies put 'Mã số | Lần ban hành | Trang' in the page header or the footer.
+        parts = [section.header, section.footer]
         if section.different_first_page_header_footer:
-            parts.append(section.first_page_header)
+            parts += [section.first_page_header, section.first_page_footer]
         for part in parts:
             if part.is_linked_to_previous and seen_parts:
                 continue
@@ -77,7 +85,7 @@ def read_docx(path: Path) -> Extracted:
                 continue
             seen_parts.add(key)
             for item in part.iter_inner_content():
-                if item.__class__.__name__ == "Table":
+                if isinstance(item, Table):
                     header.extend(_table_blocks(item, default_font, 0))
                 else:
                     header.append(_RawBlock([_paragraph_segments(item, default_font)], 0))

@@ -243,6 +243,9 @@ def test_image_only_pdf_is_an_error_naming_the_file_and_the_reason(tmp_path):
 def test_damaged_files_are_errors_not_crashes(tmp_path):
     (tmp_path / "hong.docx").write_bytes(b"PK\x03\x04 not a zip")
     (tmp_path / "hong.pdf").write_bytes(b"%PDF-1.4\n garbage")
+    (tmp_path / "cu.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    with pytest.raises(IngestError, match=r"cu\.docx: .*\(\.doc\).*lưu lại dạng \.docx"):
+        parse_office_file(tmp_path / "cu.docx")
     for name in ("hong.docx", "hong.pdf"):
         with pytest.raises(IngestError) as caught:
             parse_office_file(tmp_path / name)
