@@ -21,7 +21,7 @@ import yaml
 from retrieval.documents import RawSection
 from retrieval.ingest import legacy_encodings as legacy
 from retrieval.ingest.repair import join_hyphenated, merge_wrapped_lines
-from retrieval.ingest.structure import find_title, fold, header_lines, metadata_fields, split_sections, tidy_title
+from retrieval.ingest.structure import MAX_TITLE_WORDS, find_title, fold, header_lines, metadata_fields, split_sections, tidy_title
 
 # Admin-facing notes (the reindex summary lists them per file), kept together.
 MSG = {
@@ -41,7 +41,6 @@ KIND_BY_FOLDER = {"procedures": "procedure", "regulations": "regulation", "news"
 METADATA_KEYS = ("code", "version", "effective_date")
 # Preamble text shorter than this is letterhead and signatures, not worth a passage of its own.
 MIN_INTRO_WORDS = 15
-MAX_TITLE_WORDS = 20
 _FIELD_NAMES = {"code": "Mã số", "version": "Lần ban hành", "effective_date": "Ngày hiệu lực", "title": "Tên"}
 
 

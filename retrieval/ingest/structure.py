@@ -149,6 +149,7 @@ def header_lines(blocks: list[Block]) -> list[str]:
 
 
 _TITLE_PREFIX_RE = re.compile(r"^(quy\s*trinh|huong\s*dan|quy\s*dinh|thu\s*tuc)\b[\s:.\-–]*")
+MAX_TITLE_WORDS = 20
 _NOT_TITLE_RE = re.compile(r"^(uy\s*ban|ubnd|cong\s*hoa|doc\s*lap|so\s*:|can\s*cu)")
 
 
@@ -160,6 +161,8 @@ def find_title(lines: list[str]) -> str:
         if not match:
             continue
         kind_word, rest = line[: match.end()].strip(" :.-–"), line[match.end() :].strip()
+        if len(line.split()) > MAX_TITLE_WORDS or fold(rest).startswith(("nay ", "duoc ", "ap dung")):
+            continue  # 'Quy trình này quy định …' is a sentence about the procedure, not its name
         if not rest and i + 1 < len(candidates) and not _NOT_TITLE_RE.match(fold(candidates[i + 1])):
             rest = candidates[i + 1]
         if rest:
@@ -220,7 +223,7 @@ class _Cursor:
         return f"{self.roman}.{body}" if self.roman else body
 
 
-def _heading_candidate(text: str) -> tuple[str, str] | None:
+def _heading_candidate(text: str, styled: bool = False) -> tuple[str, str] | None:
     if "\n" in text or len(text) > 160:
         return None
     match = _NUMBERED_RE.match(text.strip())
@@ -232,6 +235,8 @@ def _heading_candidate(text: str) -> tuple[str, str] | None:
         return None
     if title.endswith(".") and len(words) > 8:
         return None  # a numbered sentence in a list, not a heading
+    if not styled and not title[0].isupper():
+        return None  # '3 ngày làm việc kể từ …' continues a sentence; headings start with a capital
     return number, title.rstrip(" .:")
 
 
@@ -254,7 +259,7 @@ def split_sections(blocks: list[Block]) -> tuple[list[RawSection], int]:
     for idx, block in enumerate(blocks):
         heading = None
         if not block.cells:
-            candidate = _heading_candidate(block.text)
+            candidate = _heading_candidate(block.text, styled=bool(block.heading_level))
             step = _STEP_RE.match(block.text.strip()) if not candidate else None
             if candidate:
                 raw, head_title = candidate

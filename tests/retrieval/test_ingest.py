@@ -13,7 +13,7 @@ from retrieval.ingest.legacy_encodings import (
     TCVN3, UNICODE, VNI, detect_encoding, tcvn3_to_unicode, unicode_to_tcvn3, unicode_to_vni, vni_to_unicode,
 )
 from retrieval.ingest.repair import join_hyphenated, rejoin_split_syllables, remove_page_furniture
-from retrieval.ingest.structure import find_title, metadata_fields, tidy_title
+from retrieval.ingest.structure import Block, find_title, metadata_fields, split_sections, tidy_title
 from retrieval.ingest.syllables import is_syllable
 import office_fixtures as fx
 
@@ -104,9 +104,22 @@ def test_header_fields_in_the_wordings_agencies_use(line, expected):
     assert metadata_fields(line) == expected
 
 
+def test_numbered_headings_must_continue_the_numbering_and_start_with_a_capital():
+    texts = ["1. Mục đích", "Nội dung.", "2. Thời hạn", "Hồ sơ được giải quyết trong", "3 ngày làm việc.",
+             "1. Nhận hồ sơ;", "II. Không phải phần La Mã", "3. Trách nhiệm", "Bước 1: Tiếp nhận", "Nhận.",
+             "Bước 3: Bỏ qua bước 2 nên không phải đề mục", "Bước 2: Thẩm định", "Xem xét.", "3.1 Lãnh đạo", "Ký."]
+    sections, first = split_sections([Block(t, i + 1) for i, t in enumerate(texts)])
+    assert first == 0
+    assert [(s.number, s.title) for s in sections if s.number] == [
+        ("1", "Mục đích"), ("2", "Thời hạn"), ("3", "Trách nhiệm"), ("3.B1", "Bước 1: Tiếp nhận"),
+        ("3.B2", "Bước 2: Thẩm định"), ("3.1", "Lãnh đạo")]
+    assert "3 ngày làm việc." in sections[2].text and "II. Không phải phần La Mã" in sections[2].text
+
+
 def test_titles_lose_the_procedure_word_and_capitals_but_keep_acronyms():
     assert find_title(["UBND XÃ BÌNH AN", "QUY TRÌNH", "TIẾP NHẬN HỒ SƠ TẠI BỘ PHẬN MỘT CỬA UBND XÃ"]) == (
         "Tiếp nhận hồ sơ tại bộ phận một cửa UBND xã")
+    assert find_title(["Quy trình này quy định cách tiếp nhận hồ sơ", "QUY TRÌNH LƯU TRỮ"]) == "Lưu trữ"
     assert find_title(["Hướng dẫn công việc: Lưu trữ hồ sơ TTHC"]) == "Hướng dẫn công việc: Lưu trữ hồ sơ TTHC"
     assert tidy_title("QT-05: KIỂM SOÁT TÀI LIỆU THEO TCVN ISO 9001:2015", code="QT-05") == (
         "Kiểm soát tài liệu theo TCVN ISO 9001:2015")
