@@ -106,15 +106,10 @@ class Embedder:
         """Index -> content token ids (prompt included, no specials) of texts that overflow one window."""
         window = self._model.max_seq_length - 2
         tokenizer = self._model.tokenizer
-        found = {}
-        for i, text in enumerate(prepared):
-            # every token covers at least one character, so shorter texts cannot overflow
-            if len(prompt) + len(text) <= window:
-                continue
-            ids = tokenizer(prompt + text, add_special_tokens=False, verbose=False)["input_ids"]
-            if len(ids) > window:
-                found[i] = ids
-        return found
+        # Tokenising is cheap next to the forward pass; no character-count shortcut is safe because
+        # normalisation can expand one character into several tokens.
+        encoded = tokenizer([prompt + text for text in prepared], add_special_tokens=False, verbose=False)
+        return {i: ids for i, ids in enumerate(encoded["input_ids"]) if len(ids) > window}
 
     def _windowed(self, content_ids: list[int]) -> np.ndarray:
         import torch
