@@ -98,6 +98,10 @@ QT10_PAGES = [
         ("split", ["Trách nhiệ", "m giữ con dấu thuộc về văn thư. Con dấu được cất trong tủ có khóa tại"]),
         ("text", "phòng văn thư; chỉ văn thư giữ chìa khóa và không"),
         ("text", "mang con dấu ra khỏi trụ sở khi chưa có ý kiến của Chủ tịch UBND xã."),
+        ("heading", "5. Hồ sơ"),
+        ("row", ["Tên hồ sơ", "Nơi lưu", "Thời gian lưu"]),
+        ("row", ["Sổ đăng ký văn bản đi", "Văn thư", "05 năm"]),
+        ("row", ["Sổ giao nhận con dấu", "Văn phòng - Thống kê", "Vĩnh viễn"]),
     ],
 ]
 QT10_RUNNING_HEADER = "UBND xã Bình An — QT-10 Quản lý con dấu — Lần ban hành: 01"
@@ -248,7 +252,7 @@ def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HE
     from a .VnTime document does.
     """
     if encode:
-        pages = [[(kind, [encode(t) for t in text] if kind == "split" else encode(text)) for kind, text in page]
+        pages = [[(kind, [encode(t) for t in text] if kind in ("split", "row") else encode(text)) for kind, text in page]
                  for page in (pages or QT10_PAGES)]
         running_header = encode(running_header)
     from reportlab.lib.pagesizes import A4
@@ -271,6 +275,9 @@ def write_qt10_pdf(path: Path, pages=None, running_header: str = QT10_RUNNING_HE
                 pdf.drawCentredString(width / 2, y, text)
             elif kind == "split":
                 _draw_in_pieces(pdf, font, size, 50, y, text)
+            elif kind == "row":  # a table row: cells at fixed columns, as a Word export draws them
+                for x, cell in zip((50, 260, 430), text):
+                    pdf.drawString(x, y, cell)
             else:
                 pdf.drawString(50, y, text)
             y -= 22 if kind in ("title", "heading") else 16

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from retrieval.ingest import legacy_encodings as legacy
@@ -16,6 +17,26 @@ class PdfReadError(Exception):
     """The PDF cannot be read, or holds no extractable text (a scanned image)."""
 
 
+# Layout extraction keeps table columns apart with runs of spaces; this many mark a cell border.
+_COLUMN_GAP_RE = re.compile(r" {4,}")
+_LEADING_NUMBER_RE = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[IVX]{1,4}\.|Bước\s+\d{1,2}\s*[:.]?)$")
+
+
+def _page_text(page) -> str:
+    """The page's text with table rows as 'cell | cell | cell' (layout extraction, plain as a fallback)."""
+    try:
+        text = page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # layout mode is stricter about odd fonts; the plain mode still reads them
+        return page.extract_text() or ""
+    lines = []
+    for line in text.split("\n"):
+        cells = _COLUMN_GAP_RE.split(line.strip())
+        if len(cells) > 1 and _LEADING_NUMBER_RE.match(cells[0]):
+            cells = [f"{cells[0]} {cells[1]}", *cells[2:]]  # '1.      Mục đích' is a heading, not a row
+        lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
 def read_pdf(path: Path) -> Extracted:
     """Blocks of a PDF's text layer; PdfReadError for a damaged, locked or image-only file."""
     from pypdf import PdfReader
@@ -26,7 +47,7 @@ def read_pdf(path: Path) -> Extracted:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise PdfReadError("tệp PDF có mật khẩu; hãy lưu bản không khóa rồi đưa vào lại")
-        raw_pages = [page.extract_text() or "" for page in reader.pages]
+        raw_pages = [_page_text(page) for page in reader.pages]
     except PdfReadError:
         raise
     except (PypdfError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -61,7 +82,7 @@ def read_pdf(path: Path) -> Extracted:
         pages.append(lines)
     pages, furniture = remove_page_furniture(pages)
     blocks = [
-        Block(line, page_no)
+        Block(line, page_no, cells=tuple(line.split(" | ")) if " | " in line else ())
         for page_no, lines in enumerate(pages, start=1)
         for line in lines
         if line.strip() and not is_page_number(line)

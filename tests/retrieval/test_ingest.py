@@ -224,7 +224,11 @@ def test_text_pdf_first_page_fields_steps_and_repairs(tmp_path):
     assert (meta["code"], meta["version"], meta["effective_date"]) == ("QT-10", "01", "2024-04-15")
     assert meta["title"] == "Quản lý con dấu và phát hành văn bản"
     sections = {s.number: s for s in doc.sections}
-    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4"]
+    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4", "5"]
+    # Table columns (layout extraction) become one line per row.
+    assert sections["5"].text.split("\n") == [
+        "Tên hồ sơ | Nơi lưu | Thời gian lưu", "Sổ đăng ký văn bản đi | Văn thư | 05 năm",
+        "Sổ giao nhận con dấu | Văn phòng - Thống kê | Vĩnh viễn"]
     assert sections["3.B2"].title == "Bước 2: Đóng dấu và vào sổ" and sections["3.B2"].line == 2  # page 2
     assert sections["4"].title == "Lưu giữ con dấu"  # 'LƯU GIỮ CON DẤ U' rejoined and sentence-cased
     text = "\n".join(s.text for s in doc.sections)
@@ -240,7 +244,8 @@ def test_pdf_printed_from_a_legacy_font_document_is_converted(tmp_path, encode, 
     assert doc.encoding == expected
     assert doc.metadata["title"] == "Quản lý con dấu và phát hành văn bản"  # TCVN3 capitals restored
     sections = {s.number: s for s in doc.sections}
-    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4"]
+    assert list(sections) == ["1", "2", "3", "3.B1", "3.B2", "3.B3", "4", "5"]
+    assert "Sổ đăng ký văn bản đi | Văn thư | 05 năm" in sections["5"].text
     # TCVN3's 'ư' is a soft hyphen in the text layer; it must not be cleaned away before conversion.
     assert "văn bản ký sau 16 giờ 30 được phát hành trước 9 giờ sáng" in sections["3.B3"].text
 
@@ -277,7 +282,7 @@ def test_corpus_with_office_files_marks_the_older_version_superseded(tiny_corpus
     corpus = load_corpus(tiny_corpus, today=TODAY)
     docs = corpus.documents
     assert docs["qt-09"].status == "active" and docs["qt-09-2020"].status == "superseded"
-    assert docs["qt-10"].sections == ("1", "2", "3.B1", "3.B2", "3.B3", "4")
+    assert docs["qt-10"].sections == ("1", "2", "3.B1", "3.B2", "3.B3", "4", "5")
     assert docs["qt-11"].version == "03" and any("TCVN3" in w for w in docs["qt-11"].warnings)
     step = next(p for p in corpus.passages if p.id == "qt-10#3.B2")
     assert step.citation == "QT-10 Quản lý con dấu và phát hành văn bản (lần ban hành 01, hiệu lực 15/04/2024) — Mục 3.B2"

@@ -71,11 +71,11 @@ def test_reindex_summary_lists_each_office_file(office_index):
     assert details["procedures/qt-09.docx"]["version"] == "02"
     assert details["procedures/qt-09.docx"]["sections"] == ["1", "2", "3", "4.1", "4.2", "4.3", "5"]
     assert details["procedures/qt-09-2020.docx"]["status"] == "superseded"
-    assert details["procedures/qt-10.pdf"]["sections"] == ["1", "2", "3.B1", "3.B2", "3.B3", "4"]
+    assert details["procedures/qt-10.pdf"]["sections"] == ["1", "2", "3.B1", "3.B2", "3.B3", "4", "5"]
     assert any("TCVN3" in w for w in details["procedures/qt-11.docx"]["warnings"])
     assert summary["added"] == len(summary["details"]) == summary["documents"]
     # Second run, human form: only the replaced PDF changed.
-    assert "~ procedures/qt-10.pdf [qt-10]: 6 mục, lần ban hành 01" in human
+    assert "~ procedures/qt-10.pdf [qt-10]: 7 mục, lần ban hành 01" in human
     assert "qt-09.docx" not in human.split("Cảnh báo")[0]
 
 
@@ -86,6 +86,7 @@ QUESTIONS = [
     ("Sổ theo dõi phản ánh kiến nghị phải lưu mấy năm?", "qt-09#5", ("QT-09", "lần ban hành 02", "Mục 5")),
     ("văn bản ký sau 16 giờ 30 thì khi nào được phát hành", "qt-10#3.B3", ("QT-10", "lần ban hành 01", "Mục 3.B3")),
     ("ai giữ chìa khóa tủ cất con dấu", "qt-10#4", ("QT-10", "hiệu lực 15/04/2024", "Mục 4")),
+    ("sổ đăng ký văn bản đi lưu bao lâu", "qt-10#5", ("QT-10", "lần ban hành 01", "Mục 5")),
     ("Chủ tịch xã tiếp công dân vào ngày nào trong tuần?", "qt-11#2", ("QT-11", "lần ban hành 03", "Mục 2")),
     ("tiep cong dan dinh ky vao thu may", "qt-11#2", ("QT-11", "Mục 2")),
 ]
