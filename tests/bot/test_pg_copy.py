@@ -1,7 +1,7 @@
 """`isobot db copy`: SQLite → PostgreSQL (or any → any) loses nothing, proved by row counts and checksums."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
