@@ -12,8 +12,9 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot import messages as msg
 from bot import replies
@@ -26,8 +27,11 @@ MAX_QUESTION_CHARS = 1000
 RESULTS_PER_PAGE = 3
 RESULTS_FETCHED = 9  # three pages of "Xem thêm kết quả"
 ANSWER_CACHE_SIZE = 5000
-RELOAD_CHECK_SECONDS = 30.0
+SWAP_WAIT_SECONDS = 5.0
 SEARCHER_RETRY_SECONDS = 10.0
+# Questions that could not be logged while the database was down wait here (oldest dropped first).
+UNLOGGED_LIMIT = 1000
+UNLOGGED_FLUSH_BATCH = 50
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
@@ -55,11 +59,12 @@ class Answerer:
         self._searcher = searcher
         self._searcher_factory = searcher_factory
         self._searcher_failed_at = 0.0
-        self._last_reload_check = time.monotonic()
         self._lock = threading.Lock()
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._refs: dict[str, str] = {}
         self._local_ids = itertools.count(1)
+        self._unlogged: deque[tuple] = deque()
+        self.unlogged_dropped = 0
 
     # ------------------------------------------------------------ searcher lifecycle
     def searcher(self):
@@ -74,13 +79,9 @@ class Answerer:
                     self._searcher_failed_at = time.monotonic()
                     log.error("search index unavailable: %s", exc)
                     raise SearchUnavailable(str(exc)) from exc
-                self._last_reload_check = time.monotonic()
             searcher = self._searcher
-            due = time.monotonic() - self._last_reload_check >= RELOAD_CHECK_SECONDS
-            if due:
-                self._last_reload_check = time.monotonic()
-        if due:
-            self.reload()
+        # Cheap: the Searcher itself looks at the CURRENT pointer at most about once a second.
+        self.reload()
         return searcher
 
     def _make_searcher(self):
@@ -89,6 +90,26 @@ class Answerer:
         from retrieval.search import Searcher
 
         return Searcher.from_settings(self.settings)
+
+    def swap_to_current(self) -> bool:
+        """After a reindex in this process: make sure the answers come from the new bundle right away."""
+        from retrieval.index import current_bundle_path
+
+        deadline = time.monotonic() + SWAP_WAIT_SECONDS
+        while True:
+            with self._lock:
+                searcher = self._searcher
+            if searcher is None:
+                return self.reload()
+            current = current_bundle_path(self.settings.index_dir)
+            if current is None or Path(current) == Path(searcher.bundle_path):
+                return True
+            if self.reload():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            # The Searcher checks the pointer at most about once a second.
+            time.sleep(0.25)
 
     def reload(self) -> bool:
         """Swap in a newer bundle if one was built (after /reindex or a cron rebuild)."""
@@ -144,21 +165,48 @@ class Answerer:
         return None
 
     def _log_question(self, user_id, chat_id, query, result: SearchResult, latency_ms, source) -> int | None:
+        record = (
+            user_id,
+            chat_id,
+            query,
+            result.normalized_query,
+            bool(result.answered),
+            [h.passage.id for h in result.hits] if result.answered else [],
+            latency_ms,
+            source,
+        )
         try:
-            return self.database.log_question(
-                user_id,
-                chat_id,
-                query,
-                result.normalized_query,
-                bool(result.answered),
-                [h.passage.id for h in result.hits] if result.answered else [],
-                latency_ms,
-                source,
-            )
+            question_id = self.database.log_question(*record)
         except DatabaseUnavailable as exc:
-            # The user still gets the answer; only the log and the feedback buttons suffer.
-            log.error("could not log a question: %s", exc)
+            # The user still gets the answer; the log entry waits for the database to come back.
+            log.error("could not log a question (kept to log later): %s", exc)
+            self._keep_unlogged(record)
             return None
+        self._flush_unlogged()
+        return question_id
+
+    def _keep_unlogged(self, record: tuple) -> None:
+        with self._lock:
+            self._unlogged.append(record)
+            if len(self._unlogged) > UNLOGGED_LIMIT:
+                self._unlogged.popleft()
+                self.unlogged_dropped += 1
+                log.error("question log backlog full: %d question(s) lost from the log so far", self.unlogged_dropped)
+
+    def _flush_unlogged(self) -> None:
+        """Log a batch of questions kept while the database was down (their time is when logged)."""
+        for _ in range(UNLOGGED_FLUSH_BATCH):
+            with self._lock:
+                if not self._unlogged:
+                    return
+                record = self._unlogged.popleft()
+            try:
+                self.database.log_question(*record)
+            except DatabaseUnavailable:
+                with self._lock:
+                    self._unlogged.appendleft(record)
+                return
+        log.info("logged questions kept while the database was down; %d still waiting", len(self._unlogged))
 
     def more(self, ref: str, offset: int) -> replies.Reply:
         """The next page of results for an earlier question."""

@@ -510,7 +510,7 @@ def _run_reindex(services: Services):
     from retrieval.index import reindex
 
     summary = reindex(services.settings, progress=False)
-    services.answerer.reload()
+    services.answerer.swap_to_current()
     return summary
 
 

@@ -181,6 +181,7 @@ class BotAPIEmulator:
         self._updates: list[dict] = []
         self._update_ids = itertools.count(1)
         self._new_update: asyncio.Condition | None = None
+        self._closing = False
         self._message_ids: dict[int, itertools.count] = {}
         self.messages: dict[tuple[int, int], dict] = {}
         self.chats: dict[int, dict] = {}
@@ -235,10 +236,14 @@ class BotAPIEmulator:
             return
 
         async def shutdown():
+            # Wake long polls now instead of letting cleanup wait for their timeouts.
+            self._closing = True
+            async with self._new_update:
+                self._new_update.notify_all()
             await self._session.close()
             await self._runner.cleanup()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop = None
@@ -328,7 +333,7 @@ class BotAPIEmulator:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         deadline = time.monotonic() + timeout
         async with self._new_update:
-            while not self._updates:
+            while not self._updates and not self._closing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
