@@ -75,14 +75,23 @@ def join_hyphenated(lines: list[str]) -> list[str]:
 
 
 _SENTENCE_END = (".", ":", ";", "!", "?", "…")
+_LIST_ITEM_RE = re.compile(r"^(?:[-–•+*]\s|\d{1,2}[.)]\s|[a-zđ][.)]\s|bước\s+\d)", re.IGNORECASE)
 
 
 def merge_wrapped_lines(lines: list[str]) -> list[str]:
-    """Join a line that continues the previous sentence (starts in lower case, previous not ended)."""
+    """Join printed lines back into paragraphs: a line continues the previous one unless that one
+    ended a sentence, or either is a table row, or the line opens a list item."""
     out: list[str] = []
     for line in lines:
-        if out and out[-1] and line and line[0].islower() and not out[-1].endswith(_SENTENCE_END) and " | " not in out[-1]:
-            out[-1] = f"{out[-1]} {line}"
+        previous = out[-1] if out else ""
+        continues = (
+            previous and line
+            and not previous.endswith(_SENTENCE_END)
+            and " | " not in previous and " | " not in line
+            and not _LIST_ITEM_RE.match(line)
+        )
+        if continues:
+            out[-1] = f"{previous} {line}"
         else:
             out.append(line)
     return out

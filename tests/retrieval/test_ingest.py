@@ -12,7 +12,7 @@ from retrieval.ingest import IngestError, parse_office_file
 from retrieval.ingest.legacy_encodings import (
     TCVN3, UNICODE, VNI, detect_encoding, tcvn3_to_unicode, unicode_to_tcvn3, unicode_to_vni, vni_to_unicode,
 )
-from retrieval.ingest.repair import join_hyphenated, rejoin_split_syllables, remove_page_furniture
+from retrieval.ingest.repair import join_hyphenated, merge_wrapped_lines, rejoin_split_syllables, remove_page_furniture
 from retrieval.ingest.structure import Block, find_title, metadata_fields, split_sections, tidy_title
 from retrieval.ingest.syllables import is_syllable
 import office_fixtures as fx
@@ -73,6 +73,15 @@ def test_syllables_split_by_pdf_extraction_are_rejoined_but_real_words_stay_apar
     assert rejoin_split_syllables("Trách nhiệ m của bộ phậ n một cửa") == "Trách nhiệm của bộ phận một cửa"
     kept = "cho ý kiến, theo ảnh chụp, do ủy ban, cho ăn, kho lưu trữ"
     assert rejoin_split_syllables(kept) == kept
+
+
+def test_printed_lines_are_joined_into_paragraphs_but_lists_and_rows_stay():
+    lines = ["Công chức Văn phòng - Thống", "kê phân loại phản ánh trong", "07 ngày làm việc, báo cáo",
+             "UBND xã kết quả.", "Các kênh tiếp nhận:", "- hộp thư góp ý", "- đường dây nóng",
+             "Tên hồ sơ | Nơi lưu", "Sổ theo dõi | Văn phòng"]
+    assert merge_wrapped_lines(lines) == [
+        "Công chức Văn phòng - Thống kê phân loại phản ánh trong 07 ngày làm việc, báo cáo UBND xã kết quả.",
+        "Các kênh tiếp nhận:", "- hộp thư góp ý", "- đường dây nóng", "Tên hồ sơ | Nơi lưu", "Sổ theo dõi | Văn phòng"]
 
 
 def test_hyphenation_and_page_furniture():
