@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlparse
 
-from telegram import BotCommand, BotCommandScopeDefault, Update
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -66,9 +67,16 @@ def _file_base_url(base_url: str) -> str:
 
 
 async def _register_commands(application: Application) -> None:
-    """The command menu users see, with Vietnamese descriptions."""
+    """The command menu users see, with Vietnamese descriptions; admins also see their own commands."""
     commands = [BotCommand(name, text) for name, text in msg.COMMAND_DESCRIPTIONS.items()]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+    admin_commands = commands + [BotCommand(name, text) for name, text in msg.ADMIN_COMMAND_DESCRIPTIONS.items()]
+    for admin_id in application.bot_data["services"].access.admin_ids:
+        try:
+            await application.bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:
+            # Telegram knows a chat only once the admin has written to the bot; the commands work anyway.
+            log.info("no admin command menu for %s yet: %s", admin_id, exc.message)
 
 
 def build_application(settings, *, database: Database | None = None, searcher=None, flood: FloodGuard | None = None) -> Application:

@@ -335,21 +335,38 @@ async def _admit_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     return None
 
 
+async def _callback_parts(update: Update, n_parts: int, numeric: tuple[int, ...] = ()) -> list[str] | None:
+    """The button's data, or None (after a toast) when it is malformed, e.g. from a forged client."""
+    query = update.callback_query
+    try:
+        _, parts = replies.parse_callback(query.data or "", n_parts)
+        for i in numeric:
+            int(parts[i])
+    except ValueError:
+        await query.answer(msg.RESULTS_EXPIRED)
+        return None
+    return parts
+
+
 async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """'Xem thêm kết quả': the button leaves the old answer, the next results arrive as a new message."""
     services = await _admit_callback(update, context)
     if services is None:
         return
     query = update.callback_query
-    _, (ref, offset) = replies.parse_callback(query.data, 2)
+    parts = await _callback_parts(update, 2, numeric=(1,))
+    if parts is None:
+        return
+    ref, offset = parts
     await query.answer()
     reply = await asyncio.to_thread(services.answerer.more, ref, int(offset))
     # Drop the spent "more" row so the old message does not offer the same page twice.
     old = query.message.reply_markup if query.message else None
     if old is not None:
         rows = [row for row in old.inline_keyboard if not any((b.callback_data or "").startswith("more|") for b in row)]
-        with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
+        if len(rows) != len(old.inline_keyboard):
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_reply_markup(InlineKeyboardMarkup(rows))
     await send_reply(update, reply)
 
 
@@ -359,7 +376,10 @@ async def full_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if services is None:
         return
     query = update.callback_query
-    _, (ref,) = replies.parse_callback(query.data, 1)
+    parts = await _callback_parts(update, 1)
+    if parts is None:
+        return
+    (ref,) = parts
     await query.answer()
     await send_reply(update, await asyncio.to_thread(services.answerer.full_text, ref))
 
@@ -370,7 +390,10 @@ async def whole_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if services is None:
         return
     query = update.callback_query
-    _, (ref,) = replies.parse_callback(query.data, 1)
+    parts = await _callback_parts(update, 1)
+    if parts is None:
+        return
+    (ref,) = parts
     await query.answer()
     await send_reply(update, await asyncio.to_thread(services.answerer.document, ref))
 
@@ -381,7 +404,10 @@ async def related(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if services is None:
         return
     query = update.callback_query
-    _, (ref,) = replies.parse_callback(query.data, 1)
+    parts = await _callback_parts(update, 1)
+    if parts is None:
+        return
+    (ref,) = parts
     await query.answer()
     await send_reply(update, await asyncio.to_thread(services.answerer.related, ref))
 
@@ -392,7 +418,10 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if services is None:
         return
     query = update.callback_query
-    _, (ref, value) = replies.parse_callback(query.data, 2)
+    parts = await _callback_parts(update, 2, numeric=(1,))
+    if parts is None:
+        return
+    ref, value = parts
     stored = await asyncio.to_thread(services.answerer.feedback, ref, query.from_user.id, int(value))
     if not stored:
         await query.answer(msg.FEEDBACK_NOT_RECORDED)
@@ -406,7 +435,10 @@ async def faq_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if services is None:
         return
     query = update.callback_query
-    _, (page,) = replies.parse_callback(query.data, 1)
+    parts = await _callback_parts(update, 1, numeric=(0,))
+    if parts is None:
+        return
+    (page,) = parts
     await query.answer()
     reply = await asyncio.to_thread(services.answerer.faq_page, int(page))
     with contextlib.suppress(BadRequest):  # "message is not modified" after a double tap

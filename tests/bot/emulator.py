@@ -185,7 +185,7 @@ class BotAPIEmulator:
         self._message_ids: dict[int, itertools.count] = {}
         self.messages: dict[tuple[int, int], dict] = {}
         self.chats: dict[int, dict] = {}
-        self.commands: list[dict] = []
+        self.commands: dict[str, list[dict]] = {}  # by scope (JSON)
         self.webhook: dict = {"url": "", "secret_token": None}
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status)
         self._callback_ids = itertools.count(1)
@@ -364,19 +364,22 @@ class BotAPIEmulator:
 
     async def _api_setMyCommands(self, params):
         commands = params.get("commands") or []
+        scope = params.get("scope") or {"type": "default"}
+        if scope.get("type") in ("chat", "chat_administrators", "chat_member"):
+            self._chat(scope.get("chat_id"))
         for c in commands:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", c.get("command", "")):
                 raise TelegramError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(c.get("description", "")) <= 256:
                 raise TelegramError(400, "Bad Request: command description is empty")
-        self.commands = commands
+        self.commands[json.dumps(scope, sort_keys=True)] = commands
         return True
 
     async def _api_getMyCommands(self, params):
-        return self.commands
+        return self.commands.get(json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True), [])
 
     async def _api_deleteMyCommands(self, params):
-        self.commands = []
+        self.commands.pop(json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True), None)
         return True
 
     async def _api_close(self, params):

@@ -178,3 +178,26 @@ def test_quytrinh_lists_current_procedures_only(bot, user_factory):
     mark, _ = bot.press(user, reply.response["result"], buttons["Xem quy trình QT-01"])
     whole = bot.emulator.wait_reply(chat["id"], mark)[0]
     assert whole.text.startswith("<b>QT-01 Kiểm soát tài liệu (lần ban hành 03")
+
+
+def test_forged_or_malformed_buttons_get_a_toast_not_an_error(bot, user_factory):
+    user = user_factory()
+    chat = bot.emulator.private_chat(user)
+    _, (answer,) = bot.ask(user, chat, "/faq")
+    sent = answer.response["result"]
+    start = bot.emulator.mark()
+    for data in ("more|1|abc", "faq|x", "fb|5", "zzz", "full|no-such-doc#1", "more|999999999|3"):
+        mark, toast = bot.press(user, sent, data)
+        assert toast.ok
+        followups = bot.emulator.quiet(0.5, lambda c: c.method == "sendMessage" and c.chat_id == chat["id"], mark)
+        assert all("lỗi" not in c.text for c in followups), data
+    assert not bot.emulator.errors(start)
+
+
+def test_admins_get_their_commands_in_the_menu(bot):
+    from conftest import ADMIN_ID
+
+    scoped = [c for c in bot.emulator.calls(method="setMyCommands") if (c.params.get("scope") or {}).get("type") == "chat"]
+    # Telegram does not know the admin's chat before they write, so the scoped call is refused; later starts succeed.
+    assert scoped and scoped[0].params["scope"]["chat_id"] == ADMIN_ID
+    assert {"reindex", "stats", "allow", "deny"} <= {c["command"] for c in scoped[0].params["commands"]}

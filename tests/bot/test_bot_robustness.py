@@ -32,9 +32,10 @@ WEIRD = {
 def test_weird_messages_get_a_polite_reply_and_no_parse_error(bot, user_factory, name):
     user = user_factory()
     chat = bot.emulator.private_chat(user)
+    mark = bot.emulator.mark()
     _, (reply,) = bot.ask(user, chat, WEIRD[name])
     assert reply.ok, reply.response
-    assert not bot.emulator.errors(0)
+    assert not bot.emulator.errors(mark)
     expected = {
         "10,000 characters": "dài quá",
         "only emoji": "chưa hiểu câu hỏi",
