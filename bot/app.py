@@ -57,13 +57,19 @@ def install_token_redaction(token: str | None) -> None:
     logging.setLogRecordFactory(factory)
 
 
-def _file_base_url(base_url: str) -> str:
+def api_base_url(configured: str) -> str:
+    """Accept 'http://host:8081', 'http://host:8081/' or 'http://host:8081/bot': the token goes after '/bot'."""
+    if "{token}" in configured:
+        return configured
+    url = configured.rstrip("/")
+    return url if url.endswith("/bot") else url + "/bot"
+
+
+def file_base_url(base_url: str) -> str:
     """'https://api.telegram.org/bot' -> 'https://api.telegram.org/file/bot' (same for any server)."""
     if "{token}" in base_url:
         return base_url.replace("/bot{token}", "/file/bot{token}")
-    if base_url.endswith("/bot"):
-        return base_url[: -len("/bot")] + "/file/bot"
-    return base_url.rstrip("/") + "/file/bot"
+    return base_url[: -len("/bot")] + "/file/bot"
 
 
 async def _register_commands(application: Application) -> None:
@@ -96,8 +102,8 @@ def build_application(settings, *, database: Database | None = None, searcher=No
     application = (
         ApplicationBuilder()
         .token(settings.token)
-        .base_url(settings.telegram_api_base_url)
-        .base_file_url(_file_base_url(settings.telegram_api_base_url))
+        .base_url(api_base_url(settings.telegram_api_base_url))
+        .base_file_url(file_base_url(api_base_url(settings.telegram_api_base_url)))
         .rate_limiter(AIORateLimiter(max_retries=OUTGOING_MAX_RETRIES))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_register_commands)
