@@ -370,6 +370,9 @@ def recipe_hash() -> str:
         path = here / name
         if path.exists():
             digest.update(name.encode() + b"\0" + path.read_bytes())
+    # Word/PDF files are parsed by retrieval.ingest: a better parser must reach unchanged files too.
+    for path in sorted((here / "ingest").glob("*.py")):
+        digest.update(f"ingest/{path.name}".encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
