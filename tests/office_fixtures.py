@@ -179,25 +179,18 @@ def write_qt09(path: Path, *, version: str = "02", effective: str = "01/03/2024"
 def write_legacy_docx(path: Path, *, encoding: str = "tcvn3") -> Path:
     """QT-11 'Tiếp công dân' typed in TCVN3 (.VnTime, title in .VnTimeH) or VNI (VNI-Times)."""
     import docx
-    from docx.enum.section import WD_HEADER_FOOTER  # noqa: F401  (documents the header API used)
     from docx.shared import Cm
 
     if encoding == "tcvn3":
-        encode, font, title_font = unicode_to_tcvn3, ".VnTime", ".VnTimeH"
+        # TCVN3 has no upper-case toned letters: typists typed the title in lower case in the
+        # all-capitals font .VnTimeH, which prints it in capitals.
+        encode, font, title_font, title = unicode_to_tcvn3, ".VnTime", ".VnTimeH", ["quy trình", "tiếp công dân"]
     else:
-        encode, font, title_font = unicode_to_vni, "VNI-Times", "VNI-Times"
+        encode, font, title_font, title = unicode_to_vni, "VNI-Times", "VNI-Times", ["QUY TRÌNH", "TIẾP CÔNG DÂN"]
     document = docx.Document()
-    header = document.sections[0].header
-    _header_table(header, ["QUY TRÌNH", "TIẾP CÔNG DÂN"] if encoding != "tcvn3" else ["quy tr×nh", "tiÕp c«ng d©n"],
-                  ["Mã số: QT-11", "Lần ban hành: 03", "Ngày hiệu lực: 10/01/2024"],
-                  width=Cm(17), encode=None if encoding == "tcvn3" else encode, font=font, title_font=title_font)
-    if encoding == "tcvn3":
-        # The field cell is typed in TCVN3 too; the title cell above is already in .VnTimeH codes.
-        cells = header.tables[0].rows[0].cells
-        for cell in (cells[0], cells[2]):
-            for paragraph in cell.paragraphs:
-                for run in paragraph.runs:
-                    run.text = encode(run.text)
+    # Header fields in Word's page header, as many agencies keep them.
+    _header_table(document.sections[0].header, title, ["Mã số: QT-11", "Lần ban hành: 03", "Ngày hiệu lực: 10/01/2024"],
+                  width=Cm(17), encode=encode, font=font, title_font=title_font)
     for heading, body in QT11_SECTIONS:
         run = document.add_paragraph().add_run(encode(heading))
         run.font.name, run.bold = font, True
