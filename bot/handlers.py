@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_REFRESH_SECONDS = 4.5
 INLINE_RESULTS = 5
+SEND_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -149,7 +150,8 @@ async def send_reply(update: Update, reply: replies.Reply, keyboard: InlineKeybo
     for i, chunk in enumerate(reply.chunks):
         last = i == len(reply.chunks) - 1
         sent.append(
-            await bot.send_message(
+            await _send_message(
+                bot,
                 chat_id,
                 chunk,
                 parse_mode=ParseMode.HTML,
@@ -159,6 +161,22 @@ async def send_reply(update: Update, reply: replies.Reply, keyboard: InlineKeybo
             )
         )
     return sent
+
+
+async def _send_message(bot, *args, **kwargs) -> Message:
+    """send_message, sent once more after a Telegram server error (5xx) or a refused connection.
+
+    Those were not delivered, so a second try cannot duplicate the reply; a timeout may have been
+    delivered, so it is never resent (RetryAfter is retried by the rate limiter).
+    """
+    try:
+        return await bot.send_message(*args, **kwargs)
+    except (TimedOut, BadRequest):
+        raise
+    except NetworkError as exc:
+        log.warning("Telegram refused a reply (%s); sending it once more", type(exc).__name__)
+    await asyncio.sleep(SEND_RETRY_SECONDS)
+    return await bot.send_message(*args, **kwargs)
 
 
 async def _send_text(update: Update, text: str) -> None:
