@@ -87,7 +87,7 @@ def parse_office_file(path: Path | str) -> OfficeDocument:
         warnings.append(MSG["converted"].format(n=extracted.converted_blocks, unit=unit, encoding=name))
 
     blocks = list(extracted.blocks)
-    sections, first_heading = split_sections(blocks)
+    sections, first_heading = split_sections(blocks, warnings)
     preamble = list(extracted.header_blocks) + blocks[:first_heading]
     lines = header_lines(preamble)
     found: dict[str, str] = {}

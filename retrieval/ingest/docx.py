@@ -142,12 +142,26 @@ def _style_font(style) -> str | None:
     return None
 
 
+def _outline_level(ppr) -> int:
+    level = ppr.find(qn("w:outlineLvl")) if ppr is not None else None
+    value = level.get(qn("w:val")) if level is not None else None
+    # 0-8 are heading levels 1-9; 9 means body text.
+    return int(value) + 1 if value is not None and value.isdigit() and int(value) < 9 else 0
+
+
 def _heading_level(paragraph) -> int:
+    """1, 2 … for a heading (built-in heading style or an outline level, as custom styles set), else 0."""
+    own = _outline_level(paragraph._p.pPr)
+    if own:
+        return own
     style = paragraph.style
     while style is not None:
         match = _HEADING_STYLE_RE.match((style.name or "").strip())
         if match:
             return int(match.group(1))
+        level = _outline_level(style.element.find(qn("w:pPr")))
+        if level:
+            return level
         style = style.base_style
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from retrieval.documents import RawSection
 from retrieval.ingest.syllables import is_syllable
@@ -18,15 +18,6 @@ class Block:
     line: int  # paragraph number (Word) or page number (PDF), 1-based: where an admin looks
     heading_level: int = 0  # from a Word heading style, 0 when none
     cells: tuple[str, ...] = ()  # set for table rows
-
-
-@dataclass(frozen=True)
-class Structure:
-    """What a document's blocks say: metadata found in its header, its sections, and notes."""
-
-    metadata: dict = field(default_factory=dict)
-    sections: tuple[RawSection, ...] = ()
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -218,6 +209,12 @@ class _Cursor:
                 return True
         return False
 
+    def next_at(self, depth: int) -> tuple[int, ...]:
+        """The number the next heading of this depth gets (1-based depth)."""
+        if depth <= len(self.parts):
+            return self.parts[: depth - 1] + (self.parts[depth - 1] + 1,)
+        return self.parts + (1,) * (depth - len(self.parts))
+
     def number(self, parts: tuple[int, ...]) -> str:
         body = ".".join(str(p) for p in parts)
         return f"{self.roman}.{body}" if self.roman else body
@@ -240,18 +237,19 @@ def _heading_candidate(text: str, styled: bool = False) -> tuple[str, str] | Non
     return number, title.rstrip(" .:")
 
 
-def split_sections(blocks: list[Block]) -> tuple[list[RawSection], int]:
+def split_sections(blocks: list[Block], warnings: list[str] | None = None) -> tuple[list[RawSection], int]:
     """Cut blocks at numbered headings, Roman-numbered parts and 'Bước N' steps.
 
     Returns (sections, index of the first heading block). A number is a heading only when it
     continues the numbering (5.2 after 5.1 or 5, 6 after 5.2 …) or carries a Word heading style,
-    so a numbered list inside a section stays text.
+    so a numbered list inside a section stays text. A number seen before (a typing slip in a
+    styled heading) stays text of the section before it, with a note in `warnings`.
     """
+    used: dict[str, int] = {}
     cursor = _Cursor()
     sections: list[RawSection] = []
     number, title, level, start, text = "", "", 0, blocks[0].line if blocks else 1, []
     first_heading = len(blocks)
-    styled_counter: list[int] = []
 
     def close() -> None:
         sections.append(RawSection(number, title, level, "\n".join(t for t in text if t).strip(), start))
@@ -282,14 +280,18 @@ def split_sections(blocks: list[Block]) -> tuple[list[RawSection], int]:
                     label = f"Bước {n}: {step.group(2).strip().rstrip('.')}"
                     heading = (f"{parent}.B{n}" if parent else f"B{n}", label, len(cursor.parts) + 1)
             elif block.heading_level and block.text.strip() and len(block.text.split()) <= MAX_HEADING_WORDS:
-                # A Word heading whose number comes from automatic numbering: count it ourselves.
-                depth = block.heading_level
-                styled_counter = styled_counter[:depth] + [0] * max(0, depth - len(styled_counter))
-                styled_counter[depth - 1] += 1
-                parts = tuple(max(1, p) for p in styled_counter[:depth])
+                # A Word heading printed without a number: number it where the numbering stands,
+                # so 'Phạm vi' styled as a heading after '1. Mục đích' becomes 2.
+                parts = cursor.next_at(block.heading_level)
                 cursor.parts, cursor.step = parts, 0
-                heading = (cursor.number(parts), block.text.strip(), depth)
+                heading = (cursor.number(parts), block.text.strip(), block.heading_level)
+        if heading and heading[0] in used:
+            if warnings is not None:
+                warnings.append(f"đề mục {heading[0]} lặp lại (lần đầu ở đoạn/trang {used[heading[0]]}); "
+                                "giữ làm nội dung của mục trước")
+            heading = None
         if heading:
+            used[heading[0]] = block.line
             close()
             heading = (heading[0], tidy_title(heading[1]), heading[2])
             first_heading = min(first_heading, idx)

@@ -125,6 +125,41 @@ def test_numbered_headings_must_continue_the_numbering_and_start_with_a_capital(
     assert "3 ngày làm việc." in sections[2].text and "II. Không phải phần La Mã" in sections[2].text
 
 
+def test_word_headings_without_numbers_continue_the_numbering(tmp_path):
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    document.add_paragraph("1. Mục đích", style="Heading 1")
+    document.add_paragraph("Quy định việc lưu trữ hồ sơ.")
+    document.add_paragraph("Phạm vi áp dụng", style="Heading 1")  # numbered by nothing in the text
+    document.add_paragraph("Mọi bộ phận.")
+    document.add_paragraph("Trách nhiệm lưu trữ", style="Heading 2")
+    document.add_paragraph("Văn thư.")
+    custom = document.add_paragraph("Hồ sơ")  # a custom style marks headings by outline level only
+    outline = OxmlElement("w:outlineLvl")
+    outline.set(qn("w:val"), "0")
+    custom._p.get_or_add_pPr().append(outline)
+    document.add_paragraph("Sổ lưu trữ.")
+    path = tmp_path / "hd-01.docx"
+    document.save(str(path))
+    (tmp_path / "hd-01.yaml").write_text("kind: regulation\ntitle: Hướng dẫn lưu trữ\n", encoding="utf-8")
+    doc = parse_office_file(path)
+    assert [(s.number, s.title) for s in doc.sections] == [
+        ("1", "Mục đích"), ("2", "Phạm vi áp dụng"), ("2.1", "Trách nhiệm lưu trữ"), ("3", "Hồ sơ")]
+
+
+def test_a_repeated_heading_number_stays_text_with_a_note():
+    blocks = [Block("1. Mục đích", 1, heading_level=1), Block("Nội dung.", 2),
+              Block("1. Mục đích", 3, heading_level=1), Block("Bản chép lại.", 4), Block("2. Phạm vi", 5), Block("Xã.", 6)]
+    notes: list[str] = []
+    sections, _ = split_sections(blocks, notes)
+    assert [s.number for s in sections if s.number] == ["1", "2"]
+    assert "Bản chép lại." in sections[1].text
+    assert notes == ["đề mục 1 lặp lại (lần đầu ở đoạn/trang 1); giữ làm nội dung của mục trước"]
+
+
 def test_titles_lose_the_procedure_word_and_capitals_but_keep_acronyms():
     assert find_title(["UBND XÃ BÌNH AN", "QUY TRÌNH", "TIẾP NHẬN HỒ SƠ TẠI BỘ PHẬN MỘT CỬA UBND XÃ"]) == (
         "Tiếp nhận hồ sơ tại bộ phận một cửa UBND xã")
