@@ -20,7 +20,6 @@ from bot.database import Database  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TEST_CACHE_DIR = REPO_ROOT / "var" / "test-cache"
 ADMIN_ID = 900001
 
 
@@ -30,35 +29,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _shared_models(data_dir: Path) -> None:
-    """Point <data_dir>/models at the test cache's offline model so it is built only once."""
-    from retrieval.embedding import DEFAULT_MODEL
-    from retrieval.offline_model import ensure_offline_model
-
-    models = TEST_CACHE_DIR / "models"
-    ensure_offline_model(models, DEFAULT_MODEL)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    link = data_dir / "models"
-    if not link.exists():
-        link.symlink_to(models, target_is_directory=True)
-
-
-def _searcher_for(data_dir: Path, corpus_dir: Path):
-    """Reindex (incremental: the embedding cache lives in data_dir) and load the live Searcher."""
+def searcher_for(settings, embedder):
+    """Reindex (incremental) and load the live Searcher, sharing the session's embedder."""
     from retrieval.index import reindex
     from retrieval.search import Searcher
 
-    _shared_models(data_dir)
-    settings = load_settings(ISOBOT_DATA_DIR=str(data_dir), ISOBOT_CORPUS_DIR=str(corpus_dir),
-                             DATABASE_URL=f"sqlite:///{data_dir / 'index.db'}")
-    reindex(settings, progress=False)
-    return Searcher.from_settings(settings)
+    reindex(settings, progress=False, embedder=embedder)
+    return Searcher.from_settings(settings, embedder=embedder)
 
 
 @pytest.fixture(scope="session")
-def real_searcher():
-    """The real corpus/ indexed with the real offline model (kept under var/test-cache between runs)."""
-    return _searcher_for(TEST_CACHE_DIR / "bot-e2e", REPO_ROOT / "corpus")
+def real_searcher(built_index, embedder):
+    """The real corpus/ indexed with the real offline model (the shared `built_index`)."""
+    from retrieval.search import Searcher
+
+    return Searcher.from_settings(built_index, embedder=embedder)
 
 
 def _make_harness(tmp_path_factory, searcher, name: str, *, username: str = "isobot_test_bot", flood=None,
@@ -82,29 +67,31 @@ def _make_harness(tmp_path_factory, searcher, name: str, *, username: str = "iso
 
 
 @pytest.fixture(scope="session")
-def bot(tmp_path_factory, real_searcher):
+def bot(tmp_path_factory, real_searcher, built_index):
     """The bot in open mode, long polling."""
-    harness = _make_harness(tmp_path_factory, real_searcher, "open", ACCESS_MODE="open")
+    harness = _make_harness(tmp_path_factory, real_searcher, "open", data_dir=built_index.data_dir,
+                            ACCESS_MODE="open")
     yield harness
     harness.stop()
     harness.emulator.stop()
 
 
 @pytest.fixture(scope="session")
-def allowlist_bot(tmp_path_factory, real_searcher):
+def allowlist_bot(tmp_path_factory, real_searcher, built_index):
     """The bot in allowlist mode."""
-    harness = _make_harness(tmp_path_factory, real_searcher, "allowlist", ACCESS_MODE="allowlist")
+    harness = _make_harness(tmp_path_factory, real_searcher, "allowlist", data_dir=built_index.data_dir,
+                            ACCESS_MODE="allowlist")
     yield harness
     harness.stop()
     harness.emulator.stop()
 
 
 @pytest.fixture(scope="session")
-def webhook_bot(tmp_path_factory, real_searcher):
+def webhook_bot(tmp_path_factory, real_searcher, built_index):
     """The bot in webhook mode: the emulator POSTs updates with the secret header."""
     port = _free_port()
     harness = _make_harness(
-        tmp_path_factory, real_searcher, "webhook",
+        tmp_path_factory, real_searcher, "webhook", data_dir=built_index.data_dir,
         WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram-hook", WEBHOOK_LISTEN="127.0.0.1",
         WEBHOOK_PORT=str(port), WEBHOOK_SECRET="s3cret-Header_value",
     )

@@ -7,17 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT, TEST_CACHE_DIR
+from conftest import REPO_ROOT
 from emulator import BotAPIEmulator, parse_html
 
 ISOBOT = Path(sys.executable).with_name("isobot")
 
 
-def test_isobot_run_serves_the_emulator_and_stops_cleanly(real_searcher, tmp_path):
+def test_isobot_run_serves_the_emulator_and_stops_cleanly(built_index, tmp_path):
     emulator = BotAPIEmulator(token="555111:AAF-cli-run-secret", username="isobot_cli_bot").start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_", "DATABASE_", "ISOBOT_"))}
     env.update(TELEGRAM_BOT_TOKEN=emulator.token, TELEGRAM_API_BASE_URL=emulator.base_url,
-               ISOBOT_DATA_DIR=str(TEST_CACHE_DIR / "bot-e2e"), ISOBOT_CORPUS_DIR=str(REPO_ROOT / "corpus"),
+               ISOBOT_DATA_DIR=str(built_index.data_dir), ISOBOT_CORPUS_DIR=str(REPO_ROOT / "corpus"),
                DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}", HF_HUB_OFFLINE="1", LOG_LEVEL="DEBUG")
     process = subprocess.Popen([str(ISOBOT), "run"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)

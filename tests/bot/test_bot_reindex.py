@@ -1,7 +1,9 @@
 """/reindex from Telegram: the admin gets the summary and the bot answers from the new bundle at once."""
 from __future__ import annotations
 
-from conftest import ADMIN_ID, _make_harness, _searcher_for
+from conftest import ADMIN_ID, _make_harness, searcher_for
+
+from retrieval.settings import load_settings
 from emulator import BotAPIEmulator, parse_html
 
 NEW_PROCEDURE = """\
@@ -28,11 +30,13 @@ Văn phòng lập lịch tiếp công dân hằng tháng và niêm yết tại t
 """
 
 
-def test_admin_reindex_reports_summary_and_hot_swaps(tmp_path_factory, tiny_corpus, user_factory):
-    data_dir = tmp_path_factory.mktemp("reindex-data")
-    searcher = _searcher_for(data_dir, tiny_corpus)
-    bot = _make_harness(tmp_path_factory, searcher, "reindex", corpus_dir=tiny_corpus, data_dir=data_dir,
-                        DATABASE_URL=f"sqlite:///{data_dir / 'index.db'}")
+def test_admin_reindex_reports_summary_and_hot_swaps(tmp_path_factory, tiny_corpus, model_data_dir, embedder,
+                                                    user_factory):
+    database_url = f"sqlite:///{model_data_dir / 'isobot.db'}"
+    searcher = searcher_for(load_settings(ISOBOT_DATA_DIR=str(model_data_dir), ISOBOT_CORPUS_DIR=str(tiny_corpus),
+                                          DATABASE_URL=database_url), embedder)
+    bot = _make_harness(tmp_path_factory, searcher, "reindex", corpus_dir=tiny_corpus, data_dir=model_data_dir,
+                        DATABASE_URL=database_url)
     try:
         user = user_factory()
         chat = bot.emulator.private_chat(user)

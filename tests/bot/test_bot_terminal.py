@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT, TEST_CACHE_DIR
+from conftest import REPO_ROOT
 
 from bot.answering import Answerer
 from bot.database import Database
@@ -17,9 +17,9 @@ from retrieval.settings import load_settings
 ISOBOT = Path(sys.executable).with_name("isobot")
 
 
-def test_run_without_token_answers_piped_questions(real_searcher, tmp_path):
+def test_run_without_token_answers_piped_questions(built_index, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WEBHOOK_", "DATABASE_", "ISOBOT_"))}
-    env.update(ISOBOT_DATA_DIR=str(TEST_CACHE_DIR / "bot-e2e"), ISOBOT_CORPUS_DIR=str(REPO_ROOT / "corpus"),
+    env.update(ISOBOT_DATA_DIR=str(built_index.data_dir), ISOBOT_CORPUS_DIR=str(REPO_ROOT / "corpus"),
                DATABASE_URL=f"sqlite:///{tmp_path / 'terminal.db'}", HF_HUB_OFFLINE="1")
     done = subprocess.run([str(ISOBOT), "run"], input="kiểm soát tài liệu\n\n<b>&\n", capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=300)
