@@ -7,7 +7,7 @@ would. The bot runs in its own process, long polling the emulator over real HTTP
 with the index of the data folder (ISOBOT_DATA_DIR, default var/) and a throwaway SQLite log.
 
     .venv/bin/python scripts/bench_bot.py                       # 50 chats x 20 questions
-    .venv/bin/python scripts/bench_bot.py --chats 50 --questions 6 --think 10
+    .venv/bin/python scripts/bench_bot.py --chats 50 --questions 6 --think 10   # people read replies
     .venv/bin/python scripts/bench_bot.py --chats 5 --questions 4 --json
 
 Prints messages sent / answered / lost, reply latency p50/p95/p99 (user's message queued at the
@@ -97,7 +97,7 @@ def serve(flood_limit: int) -> int:
 class ChatClient(threading.Thread):
     """One person in a private chat asking their questions one after another."""
 
-    def __init__(self, emulator, index: int, questions: list[str], timeout: float, think: float):
+    def __init__(self, emulator, index: int, questions: list[str], timeout: float, think: float, delay: float = 0.0):
         super().__init__(name=f"chat-{index}", daemon=True)
         self.emulator = emulator
         self.user = emulator.user(FIRST_USER_ID + index, f"Người dùng {index}")
@@ -105,12 +105,14 @@ class ChatClient(threading.Thread):
         self.questions = questions
         self.timeout = timeout
         self.think = think
+        self.delay = delay
         self.latencies: list[float] = []
         self.lost: list[str] = []
         self.cited = 0
 
     def run(self) -> None:
         chat_id = self.chat["id"]
+        time.sleep(self.delay)
         for question in self.questions:
             mark = self.emulator.mark()
             sent_at = time.monotonic()
@@ -199,7 +201,9 @@ def run_bench(args) -> dict:
         for i in range(args.chats):
             start = (i * args.questions) % len(questions)
             mine = [questions[(start + j) % len(questions)] for j in range(args.questions)]
-            clients.append(ChatClient(emulator, i, mine, args.timeout, args.think))
+            # People do not all press "send" in the same instant: spread the first questions evenly.
+            delay = args.ramp * i / args.chats
+            clients.append(ChatClient(emulator, i, mine, args.timeout, args.think, delay))
         began = time.monotonic()
         for client in clients:
             client.start()
@@ -234,6 +238,7 @@ def run_bench(args) -> dict:
         "chats": args.chats,
         "questions_per_chat": args.questions,
         "think_seconds": args.think,
+        "ramp_seconds": args.ramp,
         "sent": sent,
         "answered": len(latencies),
         "answered_with_citations": sum(c.cited for c in clients),
@@ -269,7 +274,7 @@ def run_bench(args) -> dict:
 
 def print_report(r: dict) -> None:
     lat = r["latency_s"]
-    print(f"chats x questions     {r['chats']} x {r['questions_per_chat']} (think {r['think_seconds']} s), "
+    print(f"chats x questions     {r['chats']} x {r['questions_per_chat']} (think {r['think_seconds']} s, ramp {r['ramp_seconds']} s), "
           f"{r['cores']} cores, load average {', '.join(f'{x:.1f}' for x in r['load_average'])}")
     print(f"messages sent         {r['sent']}")
     print(f"answered              {r['answered']} ({r['answered_with_citations']} with citations)")
@@ -292,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=50, help="concurrent private chats (default 50)")
     parser.add_argument("--questions", type=int, default=20, help="questions per chat (default 20)")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a user reads before asking again (default 0)")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="spread the chats' first questions over this many seconds (default: the think time)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds before a question counts as lost")
     parser.add_argument("--data-dir", help="data folder with the index (default: ISOBOT_DATA_DIR or var/)")
     parser.add_argument("--questions-file", default=str(QUESTIONS_FILE))
@@ -301,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         return serve(args.flood_limit)
+    if args.ramp is None:
+        args.ramp = args.think
     report = run_bench(args)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
