@@ -74,11 +74,13 @@ def test_telegram_429_is_retried_and_500_is_survived(bot, user_factory, caplog):
     assert failed.status == 429 and retried.ok and "<b>" in retried.text
     assert retried.at - failed.at >= 0.9  # waited for retry_after
 
-    # A 500 loses that one reply, but the bot keeps serving.
+    # A 500 means Telegram did not take the reply: it is sent once more, and only once.
     bot.emulator.fail("sendMessage", status=500)
     mark = bot.emulator.mark()
     bot.emulator.send_text(user, chat, "kiểm soát hồ sơ")
-    bot.emulator.wait_for(lambda c: c.method == "sendMessage" and c.status == 500, mark)
+    failed, resent = bot.emulator.wait_reply(chat["id"], mark, count=2)
+    assert failed.status == 500 and resent.ok and resent.text == failed.text
+    assert not bot.emulator.quiet(2, lambda c: c.method == "sendMessage" and c.chat_id == chat["id"] and c.seq > resent.seq, mark)
     _, (reply,) = bot.ask(user, chat, "kiểm soát hồ sơ")
     assert reply.ok and "<b>" in reply.text
 
