@@ -31,6 +31,9 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT_VERSION = 1
 FIELDS = ("words", "folded")
+# Glossary expansions are synonyms, not what the user typed: they help English and acronym
+# queries but, at full weight, drown questions about "hồ sơ" in definition passages.
+EXPANSION_WEIGHT = 0.3
 
 
 def passage_text_for_lexical(p: Passage) -> str:
@@ -84,13 +87,23 @@ class LexicalIndex:
         text = query.lexical_text(restore) if isinstance(query, QueryAnalysis) else query
         return {field: content_tokens(_field_tokens(field, text)) for field in self._indexes}
 
-    def scores(self, query: QueryAnalysis | str, restore: bool = True) -> np.ndarray:
-        """BM25 score of every passage (bundle order), summed over the fields."""
+    def _text_scores(self, text: str) -> np.ndarray:
         total = np.zeros(self.count, dtype=np.float32)
-        for field, tokens in self.query_tokens(query, restore).items():
-            known = [t for t in tokens if t in self._vocab[field]]
+        for field in self._indexes:
+            known = [t for t in content_tokens(_field_tokens(field, text)) if t in self._vocab[field]]
             if known:
                 total += self._indexes[field].get_scores(known)
+        return total
+
+    def scores(
+        self, query: QueryAnalysis | str, restore: bool = True, expansion_weight: float = EXPANSION_WEIGHT
+    ) -> np.ndarray:
+        """BM25 score of every passage (bundle order): fields summed, glossary expansions down-weighted."""
+        if not isinstance(query, QueryAnalysis):
+            return self._text_scores(query)
+        total = self._text_scores(query.lexical_text(restore))
+        if query.expansions and expansion_weight > 0:
+            total += expansion_weight * self._text_scores(" ; ".join(query.expansions))
         return total
 
     def search(self, query: QueryAnalysis | str, k: int, restore: bool = True) -> list[tuple[int, float]]:
@@ -101,10 +114,3 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-    def known_fraction(self, query: QueryAnalysis | str, field: str = "folded", restore: bool = True) -> float:
-        """Share of the query's content tokens that occur anywhere in the corpus (a confidence signal)."""
-        tokens = self.query_tokens(query, restore)[field]
-        if not tokens:
-            return 0.0
-        return sum(1 for t in tokens if t in self._vocab[field]) / len(tokens)

@@ -76,7 +76,10 @@ def segment(text: str) -> str:
     text = normalize(text)
     if not text:
         return ""
-    return _Segmenter.get()(text, format="text")
+    tokenize = _Segmenter.get()
+    # The CRF tagger underneath is one shared object; the bot searches from worker threads.
+    with _Segmenter._lock:
+        return tokenize(text, format="text")
 
 
 def segmented_tokens(text: str) -> list[str]:
@@ -101,7 +104,8 @@ def folded_tokens(text: str) -> list[str]:
     return syllables + pairs
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\w“\"(-])|\n+")
+# A colon stays inside its sentence: record lists read "Form (BM-03-01): kept 3 years".
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\w“\"(-])|\n+")
 
 
 def sentences(text: str) -> list[str]:

@@ -65,21 +65,29 @@ class QueryAnalysis:
     normalized: str  # NFC, tone style, abbreviations expanded
     restored: str  # diacritics restored when the query was typed without them, else == normalized
     was_restored: bool = False
+    looks_vietnamese: bool = True  # has marks, or its words are (unaccented) corpus syllables
     clause_refs: tuple[str, ...] = ()  # 2015 clauses named explicitly
     refs_2008: tuple[str, ...] = ()  # 2008 clauses named explicitly
     expansions: tuple[str, ...] = ()  # glossary meanings of terms found in the query
+    acronym_expansions: tuple[str, ...] = ()  # the subset that spells out an acronym (HTQLCL, TTHC)
     wants_superseded: bool = False  # the user asks about an old procedure version
 
     def lexical_text(self, restore: bool = True) -> str:
-        """Text for the BM25 query: the (restored) query plus glossary expansions."""
-        base = self.restored if restore else self.normalized
-        return " ".join((base, *self.expansions))
+        """Text for the BM25 query: the (restored) query; expansions are scored separately."""
+        return self.restored if restore else self.normalized
 
     def dense_text(self, restore: bool = True) -> str:
-        """Text for the query embedding: the (restored) query, expansions in brackets."""
+        """Text for the query embedding: the (restored) query, spelled-out acronyms in brackets.
+
+        Synonym expansions stay out of Vietnamese queries: appended to a short question they pull
+        the embedding towards the generic definition passages ("hồ sơ" -> "thông tin dạng văn bản").
+        """
         base = self.restored if restore else self.normalized
-        if self.expansions:
-            return f"{base} ({'; '.join(self.expansions)})"
+        # A question in another language gets all its Vietnamese equivalents: cross-lingual
+        # similarity alone is weak with this model.
+        extra = self.expansions if not self.looks_vietnamese else self.acronym_expansions
+        if extra:
+            return f"{base} ({'; '.join(extra)})"
         return base
 
 
@@ -163,6 +171,10 @@ class DiacriticRestorer:
 
     def restore(self, text: str) -> str:
         """Restore marks in text, keeping punctuation, numbers and case of unchanged words."""
+        return self.restore_with_support(text)[0]
+
+    def restore_with_support(self, text: str) -> tuple[str, float]:
+        """Restored text, and the share of its adjacent word pairs the corpus actually contains."""
         pieces = re.split(r"(\w+)", text)
         tokens = pieces[1::2]
         restored = self.restore_tokens(tokens)
@@ -170,13 +182,20 @@ class DiacriticRestorer:
             old = tokens[i]
             if new != old.lower():
                 pieces[2 * i + 1] = new.capitalize() if old[:1].isupper() else new
-        return "".join(pieces)
+        # Numbers and codes say nothing about whether the words around them belong together.
+        pairs = [(a, b) for a, b in zip(restored, restored[1:]) if not (a.isdigit() or b.isdigit())]
+        if not pairs:
+            return "".join(pieces), float(bool(restored) and restored[0] in self.unigrams)
+        return "".join(pieces), sum(1 for pair in pairs if pair in self.bigrams) / len(pairs)
 
 
 class QueryUnderstanding:
     """Built once per index bundle: knows its clauses, correspondence table and glossary."""
 
     MIN_KNOWN_FOR_RESTORE = 0.6
+    # Restoring words the corpus never uses together invents a question ("cong thuc nau pho bo"
+    # -> "công thực nau phó bộ") that then looks close to real passages; keep such queries folded.
+    MIN_PAIR_SUPPORT = 0.5
 
     def __init__(
         self,
@@ -193,7 +212,8 @@ class QueryUnderstanding:
         for entry in glossary:
             folded_term = " ".join(words(fold(normalize(entry.term))))
             if folded_term:
-                self._glossary.append((folded_term, tuple(normalize(m) for m in entry.means)))
+                is_acronym = " " not in entry.term.strip() and entry.term.upper() == entry.term
+                self._glossary.append((folded_term, tuple(normalize(m) for m in entry.means), is_acronym))
 
     def analyse(self, query: str, *, restore: bool = True) -> QueryAnalysis:
         raw = query
@@ -203,21 +223,26 @@ class QueryUnderstanding:
 
         restored, was_restored = normalized, False
         user_tokens = _TOKEN.findall(user_text)
-        if restore and not has_diacritics(user_text) and user_tokens:
-            if self.restorer.known_fraction(user_tokens) >= self.MIN_KNOWN_FOR_RESTORE:
-                restored = self.restorer.restore(normalized)
-                was_restored = restored != normalized
+        looks_vietnamese = has_diacritics(user_text) or (
+            bool(user_tokens) and self.restorer.known_fraction(user_tokens) >= self.MIN_KNOWN_FOR_RESTORE
+        )
+        if restore and looks_vietnamese and not has_diacritics(user_text):
+            candidate, support = self.restorer.restore_with_support(normalized)
+            if support >= self.MIN_PAIR_SUPPORT:
+                restored, was_restored = candidate, candidate != normalized
 
         clause_refs, refs_2008 = self._clause_refs(folded)
-        expansions = self._expansions(folded)
+        expansions, acronym_expansions = self._expansions(folded)
         return QueryAnalysis(
             raw=raw,
             normalized=normalized,
             restored=restored,
             was_restored=was_restored,
+            looks_vietnamese=looks_vietnamese,
             clause_refs=clause_refs,
             refs_2008=refs_2008,
             expansions=expansions,
+            acronym_expansions=acronym_expansions,
             wants_superseded=bool(_OLD_VERSION.search(folded)),
         )
 
@@ -236,15 +261,23 @@ class QueryUnderstanding:
                 refs_2015.append(number)
         return tuple(refs_2015), tuple(refs_2008)
 
-    def _expansions(self, folded: str) -> tuple[str, ...]:
+    def _expansions(self, folded: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         padded = f" {folded} "
         out: list[str] = []
-        for term, means in self._glossary:
+        acronyms: list[str] = []
+        query_words = set(folded.split())
+        for term, means, is_acronym in self._glossary:
             if f" {term} " in padded:
                 for meaning in means:
-                    if fold(meaning) not in folded and meaning not in out:
+                    meaning_words = words(fold(meaning))
+                    # "ISO" -> "TCVN ISO 9001:2015" adds nothing to "ISO 9001:2015 requires ...".
+                    if sum(w in query_words for w in meaning_words) * 2 >= len(meaning_words):
+                        continue
+                    if meaning not in out:
                         out.append(meaning)
-        return tuple(out)
+                        if is_acronym:
+                            acronyms.append(meaning)
+        return tuple(out), tuple(acronyms)
 
 
 def content_tokens(tokens: Iterable[str]) -> list[str]:
