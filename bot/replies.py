@@ -87,6 +87,27 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[-•*+–]|\d+[.)]|[a-zđ][.)])\s")
+
+
+def reflow(text: str) -> str:
+    """Join lines wrapped inside a paragraph (YAML and Word texts often are); keep lists and blank lines."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", unicodedata.normalize("NFC", text).strip()):
+        lines: list[str] = []
+        for line in block.split("\n"):
+            line = line.rstrip()
+            joinable = not _LIST_ITEM.match(line) and not lines[-1].endswith(":") if lines else False
+            # Table rows ('cell | cell') keep their own lines.
+            joinable = joinable and " | " not in line and " | " not in lines[-1]
+            if joinable and line.strip():
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            elif line.strip():
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
 def _find_sentence(text: str, sentence: str) -> tuple[int, int] | None:
     """Locate the best sentence in the passage text, tolerant of whitespace differences."""
     sentence = _norm(sentence)
@@ -121,7 +142,7 @@ def _cut_right(text: str, pos: int) -> int:
 
 def snippet_html(text: str, best_sentence: str = "", limit: int = ANSWER_SNIPPET_CHARS) -> str:
     """Escaped passage text trimmed around the best sentence, which is underlined."""
-    text = unicodedata.normalize("NFC", text).strip()
+    text = reflow(text)
     span = _find_sentence(text, best_sentence) if best_sentence else None
     if span is None:
         start, end = 0, min(len(text), limit)
@@ -224,7 +245,7 @@ def hit_block(hit: Hit, number: int) -> str:
 def passage_full_blocks(passage: Passage, limit: int = SAFE_LIMIT) -> list[str]:
     """The whole passage: citation, then its text split into pieces that each fit a message."""
     head = citation_html(passage)
-    body = escape(unicodedata.normalize("NFC", passage.text).strip())
+    body = escape(reflow(passage.text))
     pieces = _split_escaped(body, limit - telegram_length(head) - 2)
     if not pieces:
         return [head]

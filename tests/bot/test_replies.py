@@ -124,3 +124,16 @@ def test_mapping_notes_are_phrased_in_vietnamese_and_diagnostics_hidden():
     text = replies.render_answer(result, "5").chunks[0]
     assert "<i>Điều 4.2.3 của bản 2008 nay tương ứng với điều 7.5.2, 7.5.3 của bản 2015.</i>" in text
     assert "debug" not in text and "->" not in text
+
+
+def test_wrapped_lines_are_joined_but_lists_and_paragraphs_kept():
+    text = ("Bản 2008 có 8 điều, trong đó phần yêu cầu\nnằm ở các điều 4 đến 8.\n\n"
+            "Các hoạt động sau:\n- phân phối, truy cập;\n- lưu trữ và bảo quản,\n  kể cả giữ cho dễ đọc;\n1. bước một")
+    assert replies.reflow(text) == (
+        "Bản 2008 có 8 điều, trong đó phần yêu cầu nằm ở các điều 4 đến 8.\n\n"
+        "Các hoạt động sau:\n- phân phối, truy cập;\n- lưu trữ và bảo quản, kể cả giữ cho dễ đọc;\n1. bước một"
+    )
+    assert replies.reflow("Bảng:\nMã | Tên\nBM-01 | Sổ theo dõi") == "Bảng:\nMã | Tên\nBM-01 | Sổ theo dõi"
+    passage = Passage(id="f#1", doc_id="f", doc_title="Hỏi đáp", kind="faq", text=text)
+    out = replies.snippet_html(passage.text, "Bản 2008 có 8 điều, trong đó phần yêu cầu nằm ở các điều 4 đến 8.")
+    assert out.startswith("<u>Bản 2008 có 8 điều, trong đó phần yêu cầu nằm ở các điều 4 đến 8.</u>")
