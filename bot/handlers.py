@@ -211,7 +211,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if services is None:
         return
     payload = context.args[0] if context.args else ""
-    clause = re.fullmatch(r"dieu_(\d+(?:_\d+)*)(?:_(2008))?", payload)
+    clause = re.fullmatch(r"dieu_(\d{1,2}(?:_\d{1,2})*)(?:_(2008))?", payload)
     if clause:
         number = clause.group(1).replace("_", ".")
         edition = 2008 if clause.group(2) else 2015

@@ -37,6 +37,12 @@ def test_deep_link_opens_the_clause(bot, user_factory):
     plain, _ = parse_html(reply.text)
     assert "TCVN ISO 9001:2015 — Điều 7.5.3" in plain
     assert "Xin chào" not in plain
+    _, (reply,) = bot.ask(user, chat, "/start dieu_4_2_3_2008")
+    assert "Điều 4.2.3 của bản ISO 9001:2008 tương ứng với" in reply.text
+    _, (reply,) = bot.ask(user, chat, "/start faq")
+    assert "(trang 1/" in reply.text
+    _, (reply,) = bot.ask(user, chat, "/start quytrinh")
+    assert "QT-01 – Kiểm soát tài liệu" in reply.text
 
 
 def test_question_shows_typing_then_cited_passages_with_highlight(bot, user_factory):
