@@ -25,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot import messages as msg
@@ -186,7 +186,7 @@ async def _send_text(update: Update, text: str) -> None:
 async def _keep_typing(bot, chat_id: int) -> None:
     """Telegram shows 'typing…' for about 5 seconds; repeat it until the answer is ready."""
     while True:
-        with contextlib.suppress(NetworkError):
+        with contextlib.suppress(TelegramError):  # the indicator is a nicety, never a reason to fail
             await bot.send_chat_action(chat_id, ChatAction.TYPING)
         await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
