@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from urllib.parse import urlparse
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
@@ -158,6 +159,11 @@ def run_application(application: Application, settings, *, in_thread: bool = Fal
         kwargs["stop_signals"] = None
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        if not secret:
+            # Without a secret anyone who finds the port could post forged updates (e.g. as an admin);
+            # Telegram sends back whatever setWebhook registered, so a random one per start works.
+            secret = secrets.token_urlsafe(32)
+            log.warning("WEBHOOK_SECRET is not set; using a random secret for this run")
         log.info("serving webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
         application.run_webhook(
             listen=settings.webhook_listen,
