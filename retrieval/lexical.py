@@ -31,8 +31,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 FORMAT_VERSION = 1
 FIELDS = ("words", "folded")
-# Glossary expansions are synonyms, not what the user typed: they help English and acronym
-# queries but, at full weight, drown questions about "hồ sơ" in definition passages.
+# Glossary synonyms are not what the user typed: at full weight they drown questions about
+# "hồ sơ" in definition passages. Spelled-out acronyms and translated terms count fully.
 EXPANSION_WEIGHT = 0.3
 
 
@@ -44,6 +44,7 @@ def passage_text_for_lexical(p: Passage) -> str:
 
 def _field_tokens(field: str, text: str) -> list[str]:
     return segmented_tokens(text) if field == "words" else folded_tokens(text)
+
 
 
 class LexicalIndex:
@@ -102,8 +103,11 @@ class LexicalIndex:
         if not isinstance(query, QueryAnalysis):
             return self._text_scores(query)
         total = self._text_scores(query.lexical_text(restore))
-        if query.expansions and expansion_weight > 0:
-            total += expansion_weight * self._text_scores(" ; ".join(query.expansions))
+        synonyms = [e for e in query.expansions if e not in query.spelled_out]
+        if query.spelled_out:
+            total += self._text_scores(" ; ".join(query.spelled_out))
+        if synonyms and expansion_weight > 0:
+            total += expansion_weight * self._text_scores(" ; ".join(synonyms))
         return total
 
     def search(self, query: QueryAnalysis | str, k: int, restore: bool = True) -> list[tuple[int, float]]:

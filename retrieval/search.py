@@ -74,10 +74,14 @@ class Calibration:
     foreign_bonus: float = 0.03
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
+    def load(cls, mode: str = DEFAULT_MODE, path: Path = CALIBRATION_FILE) -> "Calibration":
+        """The rule calibrated for one retrieval configuration (each mode has its own threshold)."""
         if not path.exists():
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        modes = json.loads(path.read_text(encoding="utf-8")).get("modes", {})
+        data = modes.get(mode) or modes.get(DEFAULT_MODE)
+        if not data:
+            return cls()
         return cls(
             threshold=float(data["threshold"]),
             lexical_weight=float(data["lexical_weight"]),
@@ -157,7 +161,9 @@ class Searcher:
     def __init__(self, settings, embedder, live: _Live, calibration: Calibration | None = None):
         self.settings = settings
         self.embedder = embedder
-        self.calibration = calibration or Calibration.load()
+        self.calibrations = {mode: Calibration.load(mode) for mode in MODES}
+        if calibration is not None:
+            self.calibrations[DEFAULT_MODE] = calibration
         self._live = live
         self._reload_lock = threading.Lock()
         self._last_check = time.monotonic()
@@ -200,6 +206,11 @@ class Searcher:
         """Pay the one-off costs (segmenter model, first embedding) before the first user query."""
         warm_up()
         self.search("kiểm soát thông tin dạng văn bản", k=1)
+
+    @property
+    def calibration(self) -> Calibration:
+        """The answer/decline rule of the default configuration."""
+        return self.calibrations[DEFAULT_MODE]
 
     @property
     def bundle_path(self) -> Path:
@@ -288,7 +299,7 @@ class Searcher:
             foreign=not analysis.looks_vietnamese and not analysis.clause_refs,
             explicit_reference=bool(promoted),
         )
-        answered = bool(ranking) and self.calibration.answers(evidence)
+        answered = bool(ranking) and self.calibrations[mode].answers(evidence)
 
         top_score = max(fused.values(), default=0.0)
         query_terms = set(query_terms)

@@ -16,6 +16,8 @@ _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # huyền, sắc, ngã, hỏi, n
 _OPEN_OA_OE = re.compile(rf"(?<![qQ])([oO])([aAeE])([{_TONE_MARKS}])(?![\w])")
 _OPEN_UY = re.compile(rf"(?<![qQ])([uU])([yY])([{_TONE_MARKS}])(?![\w])")
 _SPACES = re.compile(r"\s+")
+# A mark with no letter under it (pasted text, broken keyboards) would survive stripping.
+_STRAY_MARKS = re.compile(r"(^|\s)[\u0300-\u036f]+")
 
 _WORD = re.compile(r"\d+(?:[.,:/]\d+)*|\w+(?:-\w+)*")
 _HAS_LETTER_OR_DIGIT = re.compile(r"\w")
@@ -25,7 +27,7 @@ def normalize(text: str) -> str:
     """NFC, one tone-mark placement style, collapsed whitespace, stripped."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFD", text)
+    decomposed = _STRAY_MARKS.sub(r"\1", unicodedata.normalize("NFD", text))
     decomposed = _OPEN_OA_OE.sub(r"\1\3\2", decomposed)
     decomposed = _OPEN_UY.sub(r"\1\3\2", decomposed)
     return _SPACES.sub(" ", unicodedata.normalize("NFC", decomposed)).strip()

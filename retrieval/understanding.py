@@ -69,7 +69,9 @@ class QueryAnalysis:
     clause_refs: tuple[str, ...] = ()  # 2015 clauses named explicitly
     refs_2008: tuple[str, ...] = ()  # 2008 clauses named explicitly
     expansions: tuple[str, ...] = ()  # glossary meanings of terms found in the query
-    acronym_expansions: tuple[str, ...] = ()  # the subset that spells out an acronym (HTQLCL, TTHC)
+    # The subset for terms that are not Vietnamese words (HTQLCL, TTHC, "internal audit"): the
+    # query's own words mean nothing to the corpus there, so these count fully.
+    spelled_out: tuple[str, ...] = ()
     wants_superseded: bool = False  # the user asks about an old procedure version
 
     def lexical_text(self, restore: bool = True) -> str:
@@ -77,7 +79,7 @@ class QueryAnalysis:
         return self.restored if restore else self.normalized
 
     def dense_text(self, restore: bool = True) -> str:
-        """Text for the query embedding: the (restored) query, spelled-out acronyms in brackets.
+        """Text for the query embedding: the (restored) query, spelled-out terms in brackets.
 
         Synonym expansions stay out of Vietnamese queries: appended to a short question they pull
         the embedding towards the generic definition passages ("hồ sơ" -> "thông tin dạng văn bản").
@@ -85,7 +87,7 @@ class QueryAnalysis:
         base = self.restored if restore else self.normalized
         # A question in another language gets all its Vietnamese equivalents: cross-lingual
         # similarity alone is weak with this model.
-        extra = self.expansions if not self.looks_vietnamese else self.acronym_expansions
+        extra = self.expansions if not self.looks_vietnamese else self.spelled_out
         if extra:
             return f"{base} ({'; '.join(extra)})"
         return base
@@ -212,8 +214,12 @@ class QueryUnderstanding:
         for entry in glossary:
             folded_term = " ".join(words(fold(normalize(entry.term))))
             if folded_term:
-                is_acronym = " " not in entry.term.strip() and entry.term.upper() == entry.term
-                self._glossary.append((folded_term, tuple(normalize(m) for m in entry.means), is_acronym))
+                term_words = _TOKEN.findall(normalize(entry.term))
+                is_acronym = len(term_words) == 1 and entry.term.upper() == entry.term
+                is_foreign = not has_diacritics(entry.term) and self.restorer.known_fraction(term_words) < 0.5
+                self._glossary.append(
+                    (folded_term, tuple(normalize(m) for m in entry.means), is_acronym or is_foreign)
+                )
 
     def analyse(self, query: str, *, restore: bool = True) -> QueryAnalysis:
         raw = query
@@ -232,7 +238,7 @@ class QueryUnderstanding:
                 restored, was_restored = candidate, candidate != normalized
 
         clause_refs, refs_2008 = self._clause_refs(folded)
-        expansions, acronym_expansions = self._expansions(folded)
+        expansions, spelled_out = self._expansions(folded)
         return QueryAnalysis(
             raw=raw,
             normalized=normalized,
@@ -242,7 +248,7 @@ class QueryUnderstanding:
             clause_refs=clause_refs,
             refs_2008=refs_2008,
             expansions=expansions,
-            acronym_expansions=acronym_expansions,
+            spelled_out=spelled_out,
             wants_superseded=bool(_OLD_VERSION.search(folded)),
         )
 
@@ -264,9 +270,9 @@ class QueryUnderstanding:
     def _expansions(self, folded: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         padded = f" {folded} "
         out: list[str] = []
-        acronyms: list[str] = []
+        spelled_out: list[str] = []
         query_words = set(folded.split())
-        for term, means, is_acronym in self._glossary:
+        for term, means, is_spelled_out in self._glossary:
             if f" {term} " in padded:
                 for meaning in means:
                     meaning_words = words(fold(meaning))
@@ -275,9 +281,9 @@ class QueryUnderstanding:
                         continue
                     if meaning not in out:
                         out.append(meaning)
-                        if is_acronym:
-                            acronyms.append(meaning)
-        return tuple(out), tuple(acronyms)
+                        if is_spelled_out:
+                            spelled_out.append(meaning)
+        return tuple(out), tuple(spelled_out)
 
 
 def content_tokens(tokens: Iterable[str]) -> list[str]:

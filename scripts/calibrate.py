@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/calibrate.py tests/eval/questions.jsonl            # print the sweep
     .venv/bin/python scripts/calibrate.py tests/eval/questions.jsonl --write    # and store the choice
+    .venv/bin/python scripts/calibrate.py tests/eval/questions.jsonl --mode all --write   # every mode
 
 The rule (retrieval.search.Calibration): answer when
     dense_top + lexical_weight * lexical_strength + foreign_bonus * foreign >= threshold,
@@ -15,7 +16,8 @@ answerable questions stays within the budget, the one declining the most out-of-
 Across the grid, weightings within one out-of-scope question of the best count as ties (one
 question is noise at this size); among them it takes the fewest false no-answers, then the
 smaller weights.
-The chosen values go to retrieval/calibration.json.
+The chosen values go to retrieval/calibration.json, one entry per retrieval mode, so that
+`isobot eval --mode all` compares configurations that were each calibrated the same way.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from retrieval.evaluation import evaluate, load_questions  # noqa: E402
-from retrieval.search import CALIBRATION_FILE, DEFAULT_MODE, Calibration, Searcher  # noqa: E402
+from retrieval.search import CALIBRATION_FILE, DEFAULT_MODE, MODES, Calibration, Searcher  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 
 LEXICAL_WEIGHTS = (0.0, 0.01, 0.02, 0.03, 0.05)
@@ -69,22 +71,14 @@ def choose(rows: list[dict], budget: float) -> dict | None:
     return min(ties, key=lambda r: (r["false_no_answer_rate"], -r["gap"]))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("file", help="eval questions (JSON Lines) with answerable and out_of_scope questions")
-    parser.add_argument("--mode", default=DEFAULT_MODE)
-    parser.add_argument("--budget", type=float, default=FALSE_NO_ANSWER_BUDGET, help="max false no-answer rate")
-    parser.add_argument("--write", action="store_true", help=f"store the choice in {CALIBRATION_FILE.name}")
-    args = parser.parse_args(argv)
-
-    searcher = Searcher.from_settings(load_settings())
-    questions = load_questions(args.file)
-    outcomes = evaluate(searcher, questions, args.mode)
+def calibrate_mode(searcher, questions, mode: str, budget: float) -> dict | None:
+    """Print the sweep for one mode and return its chosen entry for calibration.json."""
+    outcomes = evaluate(searcher, questions, mode)
     n_oos = sum(q.expect_no_answer for q in questions)
-    print(f"{len(questions)} questions ({n_oos} out of scope), mode {args.mode}, false no-answer budget {args.budget:.0%}")
+    print(f"\n=== mode {mode}: {len(questions)} questions ({n_oos} out of scope), false no-answer budget {budget:.0%}")
 
     base = Calibration()
-    print(f"\nthreshold sweep with lexical_weight {base.lexical_weight}, foreign_bonus {base.foreign_bonus}:")
+    print(f"threshold sweep with lexical_weight {base.lexical_weight}, foreign_bonus {base.foreign_bonus}:")
     print(f"{'threshold':>10} {'declined oos':>13} {'false no-ans':>13}")
     rows = sweep(outcomes, base)
     for r in rows[:: max(1, len(rows) // 15)]:
@@ -94,45 +88,67 @@ def main(argv: list[str] | None = None) -> int:
     candidates = []
     for weight, bonus in itertools.product(LEXICAL_WEIGHTS, FOREIGN_BONUSES):
         calibration = replace(base, lexical_weight=weight, foreign_bonus=bonus)
-        best = choose(sweep(outcomes, calibration), args.budget)
+        best = choose(sweep(outcomes, calibration), budget)
         if best is None:
             continue
         print(f"{weight:6.2f} {bonus:8.2f} {best['threshold']:10.4f} {best['no_answer_accuracy']:13.3f} {best['false_no_answer_rate']:13.3f}")
         candidates.append((best, weight, bonus))
     if not candidates:
-        print("no threshold keeps the false no-answer rate within budget", file=sys.stderr)
-        return 1
+        print(f"mode {mode}: no threshold keeps the false no-answer rate within budget", file=sys.stderr)
+        return None
     # One question either way is noise at this size: every weighting within one out-of-scope
     # question of the best counts as equally good; then fewer false no-answers, smaller weights.
     top = max(c[0]["no_answer_accuracy"] for c in candidates)
     close = [c for c in candidates if c[0]["no_answer_accuracy"] >= top - 1.0 / max(1, n_oos) - 1e-9]
     best, weight, bonus = min(close, key=lambda c: (c[0]["false_no_answer_rate"], c[1], c[2]))
     print(
-        f"\nchosen: lexical_weight {weight}, foreign_bonus {bonus}, threshold {best['threshold']}: "
+        f"chosen for {mode}: lexical_weight {weight}, foreign_bonus {bonus}, threshold {best['threshold']}: "
         f"declines {best['no_answer_accuracy']:.1%} of out-of-scope questions and "
         f"{best['false_no_answer_rate']:.1%} of answerable ones"
     )
+    return {
+        "threshold": best["threshold"],
+        "lexical_weight": weight,
+        "foreign_bonus": bonus,
+        "measured": {
+            "questions": len(questions),
+            "out_of_scope": n_oos,
+            "no_answer_accuracy": round(best["no_answer_accuracy"], 4),
+            "false_no_answer_rate": round(best["false_no_answer_rate"], 4),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", help="eval questions (JSON Lines) with answerable and out_of_scope questions")
+    parser.add_argument("--mode", default=DEFAULT_MODE, choices=[*MODES, "all"])
+    parser.add_argument("--budget", type=float, default=FALSE_NO_ANSWER_BUDGET, help="max false no-answer rate")
+    parser.add_argument("--write", action="store_true", help=f"store the choice in {CALIBRATION_FILE.name}")
+    args = parser.parse_args(argv)
+
+    searcher = Searcher.from_settings(load_settings())
+    questions = load_questions(args.file)
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    chosen = {mode: calibrate_mode(searcher, questions, mode, args.budget) for mode in modes}
+    if any(entry is None for entry in chosen.values()):
+        return 1
     if args.write:
+        existing = {}
+        if CALIBRATION_FILE.exists():
+            existing = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")).get("modes", {})
         payload = {
-            "threshold": best["threshold"],
-            "lexical_weight": weight,
-            "foreign_bonus": bonus,
             "comment": (
-                "Answer when dense_top + lexical_weight * lexical_strength + foreign_bonus * foreign >= "
-                "threshold (or a clause is named). Chosen by scripts/calibrate.py: most out-of-scope "
-                f"questions declined with at most {args.budget:.0%} of answerable ones declined."
+                "Per retrieval mode: answer when dense_top + lexical_weight * lexical_strength + "
+                "foreign_bonus * foreign >= threshold (or a clause is named). Chosen by "
+                "scripts/calibrate.py: most out-of-scope questions declined with at most "
+                f"{args.budget:.0%} of answerable ones declined; see that script's docstring."
             ),
-            "command": f".venv/bin/python scripts/calibrate.py {args.file} --write",
-            "measured": {
-                "questions": len(questions),
-                "out_of_scope": n_oos,
-                "mode": args.mode,
-                "no_answer_accuracy": round(best["no_answer_accuracy"], 4),
-                "false_no_answer_rate": round(best["false_no_answer_rate"], 4),
-            },
+            "command": f".venv/bin/python scripts/calibrate.py {args.file} --mode all --write",
+            "modes": {**existing, **chosen},
         }
         CALIBRATION_FILE.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        print(f"written to {CALIBRATION_FILE}")
+        print(f"\nwritten to {CALIBRATION_FILE}")
     return 0
 
 
