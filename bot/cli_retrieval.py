@@ -9,6 +9,23 @@ from retrieval.evaluation import EvalFormatError, evaluate, load_questions, summ
 from retrieval.search import MODES, Searcher
 
 
+def _open_searcher(settings, progress: bool) -> Searcher | None:
+    """The live searcher, or None after printing why there is none (bad corpus, busy reindex …)."""
+    from retrieval.documents import CorpusError
+    from retrieval.embedding import EmbeddingModelError
+    from retrieval.index import BundleError, ReindexBusy
+
+    try:
+        return Searcher.from_settings(settings, progress=progress)
+    except CorpusError as exc:
+        print("isobot: chưa có chỉ mục và kho tài liệu có lỗi:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+    except (ReindexBusy, BundleError, EmbeddingModelError) as exc:
+        print(f"isobot: {exc}", file=sys.stderr)
+    return None
+
+
 def result_json(result) -> dict:
     """DESIGN.md's `isobot ask --json` shape."""
     return {
@@ -56,7 +73,9 @@ def cmd_ask(args, settings) -> int:
     if not question:
         print("isobot ask: câu hỏi trống", file=sys.stderr)
         return 2
-    searcher = Searcher.from_settings(settings, progress=not args.json)
+    searcher = _open_searcher(settings, progress=not args.json)
+    if searcher is None:
+        return 1
     result = searcher.search(question, k=max(1, args.k))
     if args.json:
         print(json.dumps(result_json(result), ensure_ascii=False, indent=2))
@@ -103,7 +122,9 @@ def cmd_eval(args, settings) -> int:
     except EvalFormatError as exc:
         print(f"isobot eval: {exc}", file=sys.stderr)
         return 2
-    searcher = Searcher.from_settings(settings, progress=not args.json)
+    searcher = _open_searcher(settings, progress=not args.json)
+    if searcher is None:
+        return 1
     modes = list(MODES) if args.mode == "all" else [args.mode]
     by_mode = {mode: summarize(evaluate(searcher, questions, mode)) for mode in modes}
     if args.json:

@@ -94,4 +94,12 @@ class DenseIndex:
 
     def vector(self, row: int) -> np.ndarray:
         """The stored vector of one passage (for 'related passages')."""
-        return self._index.reconstruct(int(row))
+        try:
+            return self._index.reconstruct(int(row))
+        except RuntimeError:
+            # IVF indexes can only look vectors up by id once they keep a direct map.
+            ivf = faiss.try_extract_index_ivf(self._index)
+            if ivf is None:
+                raise
+            ivf.make_direct_map()
+            return self._index.reconstruct(int(row))

@@ -302,7 +302,8 @@ class Searcher:
         answered = bool(ranking) and self.calibrations[mode].answers(evidence)
 
         top_score = max(fused.values(), default=0.0)
-        query_terms = set(query_terms)
+        # The highlight may also match what a term stands for (an English query, an acronym).
+        sentence_terms = set(query_terms) | set(content_tokens(folded_tokens(" ; ".join(analysis.expansions))))
         hits = []
         for rank, row in enumerate(ranking[:k], start=1):
             score = fused.get(row, 0.0) if row not in promoted else top_score + (len(promoted) - promoted.index(row))
@@ -311,7 +312,7 @@ class Searcher:
                     passage=live.passages[row],
                     rank=rank,
                     score=round(float(score), 6),
-                    best_sentence=_best_sentence(live, row, query_terms),
+                    best_sentence=_best_sentence(live, row, sentence_terms),
                     signals={name: ranks[row] for name, ranks in signals.items() if row in ranks},
                 )
             )

@@ -40,9 +40,11 @@ _CLAUSE_KEYWORD = re.compile(
 _BARE_CLAUSE = re.compile(r"(?<![\d.:/,])(\d{1,2}(?:\.\d{1,2}){1,3})(?![\d/:]|\.\d)")
 _EDITION_2008 = re.compile(r"\b2008\b|\bban cu\b|\bphien ban cu\b|\bban truoc\b")
 _EDITION_2015 = re.compile(r"\b2015\b")
+# Wording that asks for an old procedure version. Not "thay thế" alone: "what replaced
+# preventive action" is a transition question, not a request for superseded procedures.
 _OLD_VERSION = re.compile(
     r"\b(?:ban|phien ban|quy trinh|qt) cu\b|\blan ban hanh (?:truoc|cu|\d+)\b|\bversion \d+\b|\bv\d{2}\b"
-    r"|\bthay the\b|\bhet hieu luc\b|\btruoc day\b"
+    r"|\bda (?:duoc |bi )?thay the\b|\bhet hieu luc\b|\btruoc day\b"
 )
 
 # Question and function words that say nothing about the topic; dropped from lexical queries.

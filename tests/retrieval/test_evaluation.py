@@ -140,3 +140,20 @@ def test_ask_command_json_has_exactly_the_design_keys(built_index, embedder, cap
     code = cmd_ask(argparse.Namespace(question=["kiem", "soat", "tai", "lieu"], json=False, k=2), built_index)
     human = capsys.readouterr().out
     assert code == 0 and "Hiểu là: kiểm soát tài liệu" in human and "1. " in human
+
+
+def test_ask_on_a_fresh_install_with_a_broken_corpus_says_where(tiny_corpus, model_data_dir, write_corpus, capsys):
+    from bot.cli_retrieval import cmd_ask
+    from retrieval.settings import load_settings
+
+    write_corpus(tiny_corpus, {"procedures/hong.md": "---\ntitle: Thiếu id\nkind: procedure\n---\n## 1. Mục đích\n\nVăn bản.\n"})
+    settings = load_settings(
+        ISOBOT_DATA_DIR=str(model_data_dir),
+        ISOBOT_CORPUS_DIR=str(tiny_corpus),
+        DATABASE_URL=f"sqlite:///{model_data_dir / 'isobot.db'}",
+    )
+    code = cmd_ask(argparse.Namespace(question=["sổ", "tay"], json=True, k=3), settings)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "hong.md:" in err
+    assert not (model_data_dir / "index" / "CURRENT").exists()

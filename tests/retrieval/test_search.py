@@ -4,10 +4,11 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
+from retrieval.dense import DenseIndex
 from retrieval.search import RELOAD_CHECK_SECONDS, Searcher
-from retrieval.textproc import fold
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,19 @@ def test_a_running_searcher_swaps_in_a_new_bundle(tiny_corpus, model_data_dir, e
     result = searcher.search("kiểm tra bình chữa cháy mấy lần", k=3)
     assert result.hits[0].passage.id == "qt-09-phong-chay#1"
     assert searcher.get_passage("qt-09-phong-chay#1") is not None
+
+
+# ------------------------------------------------------------------ the faiss index type is a setting
+
+
+@pytest.mark.parametrize("index_type", ["Flat", "HNSW32", "IVF4,Flat"])
+def test_dense_index_types_round_trip(tmp_path, index_type):
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(200, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    DenseIndex.build(vectors, index_type).save(tmp_path / "dense")
+    dense = DenseIndex.load(tmp_path / "dense")
+    assert dense.index_type == index_type and dense.count == 200 and dense.dimension == 16
+    row, score = dense.search(vectors[42], 3)[0]
+    assert row == 42 and score == pytest.approx(1.0, abs=1e-4)
+    assert np.allclose(dense.vector(42), vectors[42], atol=1e-5)
