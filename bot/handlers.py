@@ -55,6 +55,7 @@ class Services:
     flood: FloodGuard
     reindex_lock: threading.Lock = field(default_factory=threading.Lock)
     seen: set = field(default_factory=set)
+    background: set = field(default_factory=set)
 
 
 def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -183,24 +184,31 @@ async def _send_text(update: Update, text: str) -> None:
     await send_reply(update, replies.Reply((replies.plain(text),)))
 
 
-async def _keep_typing(bot, chat_id: int) -> None:
-    """Telegram shows 'typing…' for about 5 seconds; repeat it until the answer is ready."""
-    while True:
+async def _keep_typing(bot, chat_id: int, done: asyncio.Event) -> None:
+    """Telegram shows 'typing…' for about 5 seconds; repeat it until the answer is ready.
+
+    Stopped by `done`, never cancelled: cancelling would cut a request off mid-flight.
+    """
+    while not done.is_set():
         with contextlib.suppress(TelegramError):  # the indicator is a nicety, never a reason to fail
             await bot.send_chat_action(chat_id, ChatAction.TYPING)
-        await asyncio.sleep(TYPING_REFRESH_SECONDS)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(done.wait(), TYPING_REFRESH_SECONDS)
 
 
 async def _answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, services: Services, text: str) -> None:
     chat = update.effective_chat
     user = update.effective_user
-    typing = asyncio.create_task(_keep_typing(context.bot, chat.id))
+    done = asyncio.Event()
+    typing = asyncio.create_task(_keep_typing(context.bot, chat.id, done))
+    services.background.add(typing)  # the loop keeps only weak references to tasks
+    typing.add_done_callback(services.background.discard)
     try:
         answer = await asyncio.to_thread(
             services.answerer.answer, text, user_id=user.id if user else None, chat_id=chat.id, source="telegram"
         )
     finally:
-        typing.cancel()
+        done.set()
     await send_reply(update, answer.reply)
 
 

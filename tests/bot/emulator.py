@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import re
 import threading
 import time
@@ -221,6 +222,17 @@ class BotAPIEmulator:
         return self
 
     async def _start_server(self) -> None:
+        # Requests the bot abandoned mid-way (e.g. a cancelled task) show up here as server errors.
+        self.server_errors: list[str] = []
+        emulator = self
+
+        class _Errors(logging.Handler):
+            def emit(self, record):
+                if record.levelno >= logging.ERROR and threading.current_thread() is emulator._thread:
+                    emulator.server_errors.append(record.getMessage() + (f" {record.exc_info[1]!r}" if record.exc_info else ""))
+
+        self._log_handler = _Errors()
+        logging.getLogger("aiohttp.server").addHandler(self._log_handler)
         self._new_update = asyncio.Condition()
         self._session = aiohttp.ClientSession()
         app = web.Application(client_max_size=10 * 1024 * 1024)
@@ -242,6 +254,7 @@ class BotAPIEmulator:
                 self._new_update.notify_all()
             await self._session.close()
             await self._runner.cleanup()
+            logging.getLogger("aiohttp.server").removeHandler(self._log_handler)
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)

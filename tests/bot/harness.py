@@ -35,7 +35,9 @@ class BotHarness:
         self._thread = threading.Thread(target=serve, name="isobot", daemon=True)
         self._thread.start()
         # post_init registers the command menu: the bot is up once that call arrives.
-        self.emulator.wait_for(lambda c: c.method == "setMyCommands", since=mark, timeout=60)
+        # The default menu, then one per admin chat (refused while Telegram does not know the chat).
+        self.emulator.wait_for(lambda c: c.method == "setMyCommands", since=mark, timeout=60,
+                               count=1 + len(self.settings.admin_ids))
         if self.settings.webhook_url:
             self.emulator.wait_for(lambda c: c.method == "setWebhook", since=mark, timeout=60)
         return self
