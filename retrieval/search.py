@@ -145,7 +145,12 @@ class _Live:
     def sentence_tokens(self, row: int) -> list[tuple[str, frozenset]]:
         cached = self._sentences.get(row)
         if cached is None:
-            cached = [(s, frozenset(folded_tokens(s))) for s in sentences(self.passages[row].text)]
+            passage = self.passages[row]
+            parts = sentences(passage.text)
+            # An FAQ entry repeats its question in the text; the highlight should be from the answer.
+            title = fold(passage.title).strip(" ?.")
+            answers = [s for s in parts if fold(s).strip(" ?.") != title] or parts
+            cached = [(s, frozenset(folded_tokens(s))) for s in answers]
             self._sentences[row] = cached
         return cached
 

@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Per retrieval mode: answer when dense_top + lexical_weight * lexical_strength + "
                 "foreign_bonus * foreign >= threshold (or a clause is named). Chosen by "
                 "scripts/calibrate.py: most out-of-scope questions declined with at most "
-                f"{args.budget:.0%} of answerable ones declined; see that script's docstring."
+                f"{args.budget:.0%} of answerable ones declined; see that script's docstring. Depends on "
+                "the embedding model and the corpus: re-run after changing either."
             ),
             "command": f".venv/bin/python scripts/calibrate.py {args.file} --mode all --write",
             "modes": {**existing, **chosen},

@@ -248,3 +248,11 @@ def test_dense_index_types_round_trip(tmp_path, index_type):
     row, score = dense.search(vectors[42], 3)[0]
     assert row == 42 and score == pytest.approx(1.0, abs=1e-4)
     assert np.allclose(dense.vector(42), vectors[42], atol=1e-5)
+
+
+def test_an_faq_highlight_comes_from_the_answer_not_the_repeated_question(searcher):
+    result = searcher.search("có bắt buộc sổ tay chất lượng nữa không", k=5)
+    faq = [h for h in result.hits if h.passage.kind == "faq"]
+    assert faq
+    for hit in faq:
+        assert hit.best_sentence.rstrip(" ?") != hit.passage.title.rstrip(" ?")
