@@ -254,9 +254,9 @@ def check_bundle(path: Path | str) -> dict:
 
 
 def new_build_id(now: dt.datetime | None = None) -> str:
-    """Sortable by time: '20261125T001500Z-3f9a'."""
+    """Sortable by time, to the microsecond (builds within one second must still sort): '20261125T001500123456Z-3f9a'."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(2)}"
+    return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(2)}"
 
 
 def _bundle_dirs(index_dir: Path) -> list[Path]:
