@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from bot.database import DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -34,15 +36,21 @@ class AccessPolicy:
         return self.database.user_role(user_id) == "admin"
 
     def may_use(self, caller: Caller) -> bool:
-        """Open mode: everyone. Allowlist mode: admins, allowlisted users, or allowlisted group chats."""
-        if self.mode == "open":
+        """Open mode: everyone not blocked. Allowlist mode: admins, allowlisted users, or unblocked users
+        in allowlisted group chats (one database call, so a blocked user stays blocked inside a group).
+        A database outage fails open in open mode and closed in allowlist mode."""
+        if caller.user_id in self.admin_ids:
             return True
-        if self.is_admin(caller.user_id):
-            return True
-        if self.database.is_allowed(user_id=caller.user_id):
-            return True
-        in_group = caller.chat_id is not None and caller.chat_id != caller.user_id
-        return in_group and self.database.is_allowed(chat_id=caller.chat_id)
+        try:
+            if self.mode == "open":
+                return self.database.user_status(caller.user_id) != "blocked"
+            if self.database.user_role(caller.user_id) == "admin":
+                return True
+            in_group = caller.chat_id is not None and caller.chat_id != caller.user_id
+            return self.database.is_allowed(user_id=caller.user_id, chat_id=caller.chat_id if in_group else None)
+        except DatabaseUnavailable as exc:
+            log.error("access check without the database (%s mode): %s", self.mode, exc)
+            return self.mode == "open"
 
     def log_refusal(self, caller: Caller, what: str) -> None:
         """Refusals are logged with ids and the kind of action, never the message text."""

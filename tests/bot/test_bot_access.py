@@ -76,6 +76,11 @@ def test_admin_allows_and_denies_users_and_groups(allowlist_bot, user_factory):
     _, (reply,) = bot.ask(newcomer, chat, "đánh giá nội bộ")
     assert "chưa được cấp quyền" in reply.text and _no_corpus(reply.text)
 
+    # A blocked user stays blocked inside an allowlisted group.
+    _, (reply,) = bot.ask(admin, admin_chat, f"/deny {colleague['id']}")
+    _, (reply,) = bot.ask(colleague, group, f"@{bot.emulator.username} đánh giá nội bộ")
+    assert "chưa được cấp quyền" in reply.text and _no_corpus(reply.text)
+
 
 def test_admin_commands_are_refused_to_others(bot, user_factory, caplog):
     caplog.set_level(logging.WARNING)
