@@ -124,7 +124,8 @@ def test_reindex_killed_at_random_points_never_breaks_the_live_bundle(index_sett
         assert not live.name.endswith(".tmp")
         live_term = _live_glossary(index_dir)  # loads and checks every component
         assert live_term in (f"T{run - 1}", term), live_term
-        outcomes.append("old" if live.name == before else "new")
+        # "old+partial": killed while writing the new bundle (its .tmp folder is still there).
+        outcomes.append(("old" if live.name == before else "new") + ("+partial" if _leftovers(index_dir) else ""))
         _assert_live_bundle_answers(index_dir, embedder)
 
         # The next build takes the dead child's lock, removes its leftovers and goes live.
@@ -132,8 +133,9 @@ def test_reindex_killed_at_random_points_never_breaks_the_live_bundle(index_sett
         assert _live_glossary(index_dir) == term
         assert current_bundle_path(index_dir).name == after.build_id
         assert not _leftovers(index_dir)
+    print(f"SIGKILL runs (build {build_seconds:.2f} s): live bundle afterwards {outcomes}")
     # The random delays must have hit the build itself, not only before or after it.
-    assert "old" in outcomes, outcomes
+    assert any(o.startswith("old") for o in outcomes), outcomes
 
 
 # ----------------------------------------------------------------------------- vanishing files
