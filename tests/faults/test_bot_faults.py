@@ -203,3 +203,29 @@ def test_telegram_timeout_on_send_is_not_resent(make_bot, user_factory, caplog):
     _, (reply,) = bot.ask(slow_user, slow_chat, "kiểm soát thông tin dạng văn bản")
     assert "Điều 7.5" in reply.text
     assert bot.crashed is None
+
+
+def test_polling_timeout_loses_and_duplicates_nothing(make_bot, user_factory, caplog):
+    """A long poll that Telegram answers too late: the bot gives up, polls again, and the update
+    (confirmed only by the next offset) is handled exactly once."""
+    bot = make_bot("pollslow", ACCESS_MODE="open")
+    caplog.set_level(logging.DEBUG, logger="telegram.ext")  # PTB's network retry loop logs here
+    user = user_factory()
+    chat = bot.emulator.private_chat(user)
+    bot.emulator.delay("getUpdates", 20)  # PTB gives up on a poll after 10 s + its 5 s read timeout
+    try:
+        # The poll in flight ends within its 10 s long-poll window; the next one is the slow one.
+        time.sleep(11)
+        mark = bot.emulator.mark()
+        bot.emulator.send_text(user, chat, QUESTION)
+        deadline = time.monotonic() + 40
+        while "Timed out" not in caplog.text:
+            assert time.monotonic() < deadline, "the bot never timed out on the slow poll"
+            time.sleep(0.2)
+    finally:
+        bot.emulator.delay("getUpdates", 0)
+    reply = bot.emulator.wait_reply(chat["id"], mark, timeout=60)[0]
+    assert ANSWER_MARK in reply.text
+    time.sleep(3)
+    assert len([c for c in _replies(bot, chat["id"], mark) if c.ok]) == 1
+    assert bot.crashed is None
