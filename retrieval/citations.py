@@ -33,6 +33,10 @@ def format_citation(p: "Passage") -> str:
         return f"{name}{extra}{where}"
     if p.kind == "correspondence":
         return f"{p.doc_title} — {p.title}"
+    if p.kind == "faq" and p.title != p.doc_title:
+        # The entry's own question tells a reader where to look in the FAQ.
+        number = p.section.removeprefix("faq-").lstrip("0") or p.section
+        return f"{p.doc_title} — Câu {number}: {p.title}"
     if p.section and p.kind != "faq":
         return f"{p.doc_title} — Mục {p.section} {p.title if p.title != p.doc_title else ''}".rstrip()
     return p.doc_title
