@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import itertools
 import socket
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator import BotAPIEmulator  # noqa: E402
-from harness import BotHarness  # noqa: E402
+from tests.bot.emulator import BotAPIEmulator  # noqa: E402
+from tests.bot.harness import BotHarness  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
 from bot.database import Database  # noqa: E402

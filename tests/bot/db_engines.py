@@ -1,6 +1,6 @@
 """The `db_url` fixture: every database test runs on a fresh SQLite file and, when a server is configured, on PostgreSQL.
 
-Import it into a test module with `from db_engines import db_url` (pytest puts tests/bot on sys.path).
+Import it into a test module with `from tests.bot.db_engines import db_url`.
 .ci/run starts a throwaway PostgreSQL cluster and sets ISOBOT_TEST_POSTGRES_URL; without it the
 PostgreSQL variants skip with the reason below.
 """

@@ -6,7 +6,7 @@ import threading
 
 from bot.app import run_application
 from bot.database import Database
-from emulator import BotAPIEmulator
+from tests.bot.emulator import BotAPIEmulator
 
 
 class BotHarness:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT
-from emulator import BotAPIEmulator, parse_html
+from tests.bot.conftest import REPO_ROOT
+from tests.bot.emulator import BotAPIEmulator, parse_html
 
 ISOBOT = Path(sys.executable).with_name("isobot")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from emulator import parse_html
+from tests.bot.emulator import parse_html
 
 CLAUSE_LINK = re.compile(r"Điều 7\.5")
 
@@ -203,7 +203,7 @@ def test_forged_or_malformed_buttons_get_a_toast_not_an_error(bot, user_factory)
 
 
 def test_admins_get_their_commands_in_the_menu(bot):
-    from conftest import ADMIN_ID
+    from tests.bot.conftest import ADMIN_ID
 
     scoped = [c for c in bot.emulator.calls(method="setMyCommands") if (c.params.get("scope") or {}).get("type") == "chat"]
     # Telegram does not know the admin's chat before they write, so the scoped call is refused; later starts succeed.

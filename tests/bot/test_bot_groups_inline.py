@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 
-from emulator import parse_html
+from tests.bot.emulator import parse_html
 
 _GROUP_IDS = itertools.count(-1001000000100, -1)
 

@@ -1,10 +1,10 @@
 """/reindex from Telegram: the admin gets the summary and the bot answers from the new bundle at once."""
 from __future__ import annotations
 
-from conftest import ADMIN_ID, _make_harness, searcher_for
+from tests.bot.conftest import ADMIN_ID, _make_harness, searcher_for
 
 from retrieval.settings import load_settings
-from emulator import BotAPIEmulator, parse_html
+from tests.bot.emulator import BotAPIEmulator, parse_html
 
 NEW_PROCEDURE = """\
 ---

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from tests.bot.conftest import REPO_ROOT
 
 from bot.answering import Answerer
 from bot.database import Database

@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from db_engines import db_url  # noqa: F401  (fixture)
+from tests.bot.db_engines import db_url  # noqa: F401  (fixture)
 from sqlalchemy import update
 
 from bot.database import Database, DatabaseUnavailable

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from db_engines import db_url  # noqa: F401  (fixture)
+from tests.bot.db_engines import db_url  # noqa: F401  (fixture)
 from sqlalchemy import func, inspect, select
 
 import bot.models  # noqa: F401

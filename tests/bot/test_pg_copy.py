@@ -5,7 +5,7 @@ from datetime import timedelta, timezone
 
 import numpy as np
 import pytest
-from db_engines import db_url, sqlite_url  # noqa: F401  (fixtures)
+from tests.bot.db_engines import db_url, sqlite_url  # noqa: F401  (fixtures)
 from sqlalchemy import update
 
 from bot.cli import main

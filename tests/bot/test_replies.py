@@ -5,7 +5,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from bot import replies
 from retrieval.types import Hit, Passage, SearchResult
-from emulator import TEXT_LIMIT, parse_html, utf16_len
+from tests.bot.emulator import TEXT_LIMIT, parse_html, utf16_len
 
 CLAUSE = Passage(
     id="tcvn-iso-9001-2015#7.5.3",

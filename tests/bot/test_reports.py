@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
-from db_engines import db_url  # noqa: F401  (fixture)
+from tests.bot.db_engines import db_url  # noqa: F401  (fixture)
 from hypothesis import given, settings as hyp_settings, strategies as st
 from sqlalchemy import update
 

@@ -3,26 +3,9 @@ their own (a database we may lock or take away, a webhook, captured logs) so tha
 here never disturbs the shared session bots."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-_BOT_TESTS = Path(__file__).resolve().parents[1] / "bot"
-sys.path.insert(0, str(_BOT_TESTS))
-
-
-def _load_bot_fixtures():
-    """tests/bot/conftest.py under its own module name (pytest imports every conftest as 'conftest')."""
-    spec = importlib.util.spec_from_file_location("bot_e2e_fixtures", _BOT_TESTS / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bot_e2e_fixtures"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-e2e = sys.modules.get("bot_e2e_fixtures") or _load_bot_fixtures()
+from tests.bot import conftest as e2e
 
 # Re-exported so pytest registers them for tests/faults as well.
 real_searcher = e2e.real_searcher

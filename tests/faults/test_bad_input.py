@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot_e2e_fixtures as e2e  # tests/bot/conftest.py, loaded by tests/faults/conftest.py
+from tests.bot import conftest as e2e
 
 MESSAGES_BATCH = 25
 MESSAGE_EXAMPLES = 40  # 40 x 25 = 1,000 messages

@@ -12,7 +12,7 @@ import sqlite3
 import time
 
 import pytest
-from emulator import parse_html
+from tests.bot.emulator import parse_html
 from sqlalchemy import event, text
 
 from bot import messages as msg

@@ -9,9 +9,9 @@ import socket
 
 import httpx
 import pytest
-from emulator import BotAPIEmulator, parse_html
+from tests.bot.emulator import BotAPIEmulator, parse_html
 
-import bot_e2e_fixtures as e2e  # tests/bot/conftest.py, loaded by tests/faults/conftest.py
+from tests.bot import conftest as e2e
 from bot import messages as msg
 from bot.flood import FloodGuard
 from retrieval.index import IndexBundle

@@ -15,7 +15,7 @@ from retrieval.ingest.legacy_encodings import (
 from retrieval.ingest.repair import join_hyphenated, merge_wrapped_lines, rejoin_split_syllables, remove_page_furniture
 from retrieval.ingest.structure import Block, find_title, metadata_fields, split_sections, tidy_title
 from retrieval.ingest.syllables import is_syllable
-import office_fixtures as fx
+from tests import office_fixtures as fx
 
 TODAY = dt.date(2026, 11, 25)
 SENTENCE = "Người đứng đầu cơ quan phê duyệt quy trình; hồ sơ được lưu trữ ít nhất 05 năm tại Văn phòng."
@@ -345,7 +345,7 @@ def test_scanned_pdf_in_the_corpus_is_reported_by_name(tiny_corpus):
 
 def test_detection_over_the_real_corpus_paragraphs(capsys):
     """Every corpus paragraph, typed in TCVN3 or VNI, is recognised (short headings may stay ambiguous)."""
-    from conftest import CORPUS_DIR
+    from tests.conftest import CORPUS_DIR
 
     paragraphs = [p.strip() for path in sorted(CORPUS_DIR.rglob("*.md"))
                   for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.split()) >= 3]

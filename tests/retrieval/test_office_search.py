@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import office_fixtures as fx
-from conftest import TINY_CORPUS_FILES, _write_corpus
+from tests import office_fixtures as fx
+from tests.conftest import TINY_CORPUS_FILES, _write_corpus
 
 
 def _env(data_dir: Path, corpus_dir: Path) -> dict:
