@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "bot"))
+
 
 QUESTIONS_FILE = REPO_ROOT / "tests" / "eval" / "questions.jsonl"
 BENCH_TOKEN = "424242:AAE-bench-token-not-secret"
@@ -162,7 +162,7 @@ def count_logged_questions(database_url: str) -> int:
 
 
 def run_bench(args) -> dict:
-    from emulator import BotAPIEmulator
+    from tests.bot.emulator import BotAPIEmulator
 
     from retrieval.index import current_bundle_path
     from retrieval.settings import load_settings
