@@ -396,46 +396,33 @@ async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await send_reply(update, reply)
 
 
-async def full_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """'Xem toàn văn điều/mục': the whole clause or section, split over several messages if long."""
+async def _reply_for_ref(update: Update, context: ContextTypes.DEFAULT_TYPE, render_name: str) -> None:
+    """A button carrying one passage/document ref: acknowledge it, then send what the answerer renders."""
     services = await _admit_callback(update, context)
     if services is None:
         return
-    query = update.callback_query
     parts = await _callback_parts(update, 1)
     if parts is None:
         return
     (ref,) = parts
-    await query.answer()
-    await send_reply(update, await asyncio.to_thread(services.answerer.full_text, ref))
+    await update.callback_query.answer()
+    render = getattr(services.answerer, render_name)
+    await send_reply(update, await asyncio.to_thread(render, ref))
+
+
+async def full_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """'Xem toàn văn điều/mục': the whole clause or section, split over several messages if long."""
+    await _reply_for_ref(update, context, "full_text")
 
 
 async def whole_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A procedure button from /quytrinh: the whole procedure, section by section."""
-    services = await _admit_callback(update, context)
-    if services is None:
-        return
-    query = update.callback_query
-    parts = await _callback_parts(update, 1)
-    if parts is None:
-        return
-    (ref,) = parts
-    await query.answer()
-    await send_reply(update, await asyncio.to_thread(services.answerer.document, ref))
+    await _reply_for_ref(update, context, "document")
 
 
 async def related(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """'Điều khoản liên quan': related clauses with their citations, each a button to open it."""
-    services = await _admit_callback(update, context)
-    if services is None:
-        return
-    query = update.callback_query
-    parts = await _callback_parts(update, 1)
-    if parts is None:
-        return
-    (ref,) = parts
-    await query.answer()
-    await send_reply(update, await asyncio.to_thread(services.answerer.related, ref))
+    await _reply_for_ref(update, context, "related")
 
 
 async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
