@@ -18,7 +18,9 @@ def _open_database(settings) -> Database:
 def cmd_run(args, settings) -> int:
     """The Telegram bot when TELEGRAM_BOT_TOKEN is set; otherwise the terminal chat."""
     if not settings.token:
-        print("isobot: TELEGRAM_BOT_TOKEN is not set; starting the terminal chat.", file=sys.stderr)
+        from bot import messages
+
+        print(messages.TERMINAL_NO_TOKEN, file=sys.stderr)
         return cmd_chat(args, settings)
     from bot.app import build_application, run_application
 

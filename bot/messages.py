@@ -167,3 +167,4 @@ SEARCH_UNAVAILABLE = (
 TERMINAL_PROMPT = "Bạn hỏi: "
 TERMINAL_BANNER = "Trợ lý ISO – trò chuyện trong cửa sổ lệnh. Gõ câu hỏi rồi Enter; Ctrl+D để thoát."
 TERMINAL_BYE = "Tạm biệt!"
+TERMINAL_NO_TOKEN = "isobot: chưa đặt TELEGRAM_BOT_TOKEN nên chạy chế độ hỏi đáp trong cửa sổ lệnh (cùng cách trả lời như trên Telegram)."
