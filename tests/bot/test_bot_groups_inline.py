@@ -47,7 +47,7 @@ def test_inline_query_returns_cited_articles(bot, user_factory):
     call = bot.emulator.wait_for(lambda c: c.method == "answerInlineQuery", mark)[0]
     assert call.ok and call.params["inline_query_id"] == qid
     results = call.params["results"]
-    assert 1 <= len(results) <= 5
+    assert len(results) in range(1, 6)
     assert all(r["type"] == "article" for r in results)
     assert any("10.2" in r["title"] for r in results)
     first = results[0]
