@@ -374,15 +374,26 @@ async def _callback_parts(update: Update, n_parts: int, numeric: tuple[int, ...]
     return parts
 
 
-async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """'Xem thêm kết quả': the button leaves the old answer, the next results arrive as a new message."""
+async def _button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, n_parts: int, numeric: tuple[int, ...] = ()
+) -> tuple[Services, list[str]] | None:
+    """Admission and the button's data parts, or None once the user has been told why not."""
     services = await _admit_callback(update, context)
     if services is None:
-        return
-    query = update.callback_query
-    parts = await _callback_parts(update, 2, numeric=(1,))
+        return None
+    parts = await _callback_parts(update, n_parts, numeric)
     if parts is None:
+        return None
+    return services, parts
+
+
+async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """'Xem thêm kết quả': the button leaves the old answer, the next results arrive as a new message."""
+    admitted = await _button(update, context, 2, (1,))
+    if admitted is None:
         return
+    services, parts = admitted
+    query = update.callback_query
     ref, offset = parts
     await query.answer()
     reply = await asyncio.to_thread(services.answerer.more, ref, int(offset))
@@ -398,13 +409,10 @@ async def more_results(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def _reply_for_ref(update: Update, context: ContextTypes.DEFAULT_TYPE, render_name: str) -> None:
     """A button carrying one passage/document ref: acknowledge it, then send what the answerer renders."""
-    services = await _admit_callback(update, context)
-    if services is None:
+    admitted = await _button(update, context, 1)
+    if admitted is None:
         return
-    parts = await _callback_parts(update, 1)
-    if parts is None:
-        return
-    (ref,) = parts
+    services, (ref,) = admitted
     await update.callback_query.answer()
     render = getattr(services.answerer, render_name)
     await send_reply(update, await asyncio.to_thread(render, ref))
@@ -427,13 +435,11 @@ async def related(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """👍 / 👎 under an answer: stored for the reports; a short toast thanks the user."""
-    services = await _admit_callback(update, context)
-    if services is None:
+    admitted = await _button(update, context, 2, (1,))
+    if admitted is None:
         return
+    services, parts = admitted
     query = update.callback_query
-    parts = await _callback_parts(update, 2, numeric=(1,))
-    if parts is None:
-        return
     ref, value = parts
     stored = await asyncio.to_thread(services.answerer.feedback, ref, query.from_user.id, int(value))
     if not stored:
@@ -444,13 +450,11 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def faq_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """◀ / ▶ under /faq: the same message turns to the requested page."""
-    services = await _admit_callback(update, context)
-    if services is None:
+    admitted = await _button(update, context, 1, (0,))
+    if admitted is None:
         return
+    services, parts = admitted
     query = update.callback_query
-    parts = await _callback_parts(update, 1, numeric=(0,))
-    if parts is None:
-        return
     (page,) = parts
     await query.answer()
     reply = await asyncio.to_thread(services.answerer.faq_page, int(page))
