@@ -268,7 +268,7 @@ class Answerer:
         passage = self.resolve_passage(ref)
         if passage is None:
             return replies.Reply((replies.plain(msg.PASSAGE_GONE),))
-        related = _one_per_place(self.searcher().related(passage.id, k=15))[:5]
+        related = self.searcher().related(passage.id, k=5)
         return replies.render_related(passage, related, self.passage_ref)
 
     def clause(self, number: str, edition: int = 2015) -> replies.Reply:
@@ -300,15 +300,3 @@ class Answerer:
         except SearchUnavailable:
             return replies.Reply((replies.plain(msg.SEARCH_UNAVAILABLE),))
         return replies.render_procedures(procedures, self.passage_ref)
-
-
-def _one_per_place(passages: list[Passage]) -> list[Passage]:
-    """Five sections of one procedure are not five related places: keep one per clause or document."""
-    seen: set[str] = set()
-    kept = []
-    for p in passages:
-        key = f"clause:{p.clause}" if p.kind == "standard" and p.clause else f"doc:{p.doc_id}"
-        if key not in seen:
-            seen.add(key)
-            kept.append(p)
-    return kept

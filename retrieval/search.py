@@ -412,14 +412,21 @@ class Searcher:
         def shares_clause(p: Passage) -> bool:
             return any(r == m or r.startswith(m + ".") or m.startswith(r + ".") for r in p.iso_refs for m in mine)
 
-        out: list[int] = []
+        def place(p: Passage) -> str:
+            # Five sections of one procedure are not five related places: one per clause or document.
+            return f"clause:{p.clause}" if p.kind == "standard" and p.clause else f"doc:{p.doc_id}"
+
+        candidates: list[int] = []
         for other, p in enumerate(live.passages):
             if other != row and live.current_rows[other] and p.doc_id != me.doc_id and shares_clause(p):
-                out.append(other)
-        for other, _ in live.bundle.dense.search(live.bundle.dense.vector(row), k + 10):
+                candidates.append(other)
+        for other, _ in live.bundle.dense.search(live.bundle.dense.vector(row), k + 20):
             if other != row and live.current_rows[other]:
-                out.append(other)
-        return [live.passages[r] for r in list(dict.fromkeys(out))[:k]]
+                candidates.append(other)
+        out: dict[str, int] = {place(me): row}
+        for other in candidates:
+            out.setdefault(place(live.passages[other]), other)
+        return [live.passages[r] for r in list(out.values())[1:k + 1]]
 
     def document_passages(self, doc_id: str) -> list[Passage]:
         live = self._live
