@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.bot.conftest import REPO_ROOT
 
+from bot import messages
 from bot.answering import Answerer
 from bot.database import Database
 from bot.terminal import chat
@@ -28,7 +29,7 @@ def test_run_without_token_answers_piped_questions(built_index, tmp_path):
     assert "Bạn hỏi:" not in out  # piped: plain lines, no prompt
     assert "1. TCVN ISO 9001:2015 — Điều 7.5" in out
     assert "<b>" not in out.split("chưa tìm thấy")[0] and "&amp;" not in out
-    assert "TELEGRAM_BOT_TOKEN is not set" in done.stderr
+    assert messages.TERMINAL_NO_TOKEN in done.stderr
     logged = Database.from_url(env["DATABASE_URL"]).stats()
     assert logged.questions == 2
 
