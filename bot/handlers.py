@@ -654,33 +654,33 @@ def _target_id(args: list[str] | None) -> int | None:
         return None
 
 
-async def allow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/allow ID (admins): puts a user or a group chat (negative id) on the allowlist."""
-    services = await _admit_admin(update, context, "allow")
+async def _change_access(update: Update, context: ContextTypes.DEFAULT_TYPE, *, allow: bool) -> None:
+    """Shared by /allow and /deny: parse the id, change the list, confirm."""
+    action = "allow" if allow else "deny"
+    services = await _admit_admin(update, context, action)
     if services is None:
         return
     target = _target_id(context.args)
     if target is None:
-        await _send_text(update, msg.ALLOW_USAGE)
+        await _send_text(update, msg.ALLOW_USAGE if allow else msg.DENY_USAGE)
         return
-    name = " ".join(context.args[1:])
-    await asyncio.to_thread(services.database.allow, target, name, update.effective_user.id)
-    log.info("admin %s allowed %s", update.effective_user.id, target)
-    await _send_text(update, msg.ALLOWED.format(target_id=target))
+    admin_id = update.effective_user.id
+    if allow:
+        await asyncio.to_thread(services.database.allow, target, " ".join(context.args[1:]), admin_id)
+    else:
+        await asyncio.to_thread(services.database.deny, target, admin_id)
+    log.info("admin %s: %s %s", admin_id, action, target)
+    await _send_text(update, (msg.ALLOWED if allow else msg.DENIED).format(target_id=target))
+
+
+async def allow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/allow ID [name] (admins): puts a user or a group chat (negative id) on the allowlist."""
+    await _change_access(update, context, allow=True)
 
 
 async def deny_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/deny ID (admins): takes a user or group chat off the allowlist."""
-    services = await _admit_admin(update, context, "deny")
-    if services is None:
-        return
-    target = _target_id(context.args)
-    if target is None:
-        await _send_text(update, msg.DENY_USAGE)
-        return
-    await asyncio.to_thread(services.database.deny, target, update.effective_user.id)
-    log.info("admin %s denied %s", update.effective_user.id, target)
-    await _send_text(update, msg.DENIED.format(target_id=target))
+    """/deny ID (admins): blocks a user or takes a group chat off the allowlist."""
+    await _change_access(update, context, allow=False)
 
 
 # ------------------------------------------------------------------ errors
