@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -70,10 +72,15 @@ def _parse_since(value: str | None) -> date | None:
     return date.fromisoformat(value)
 
 
-def _open(settings) -> Database:
+@contextmanager
+def _opened(settings) -> Iterator[Database]:
+    """The migrated database for one command, closed afterwards whatever happens."""
     db = Database.from_settings(settings)
-    db.upgrade()
-    return db
+    try:
+        db.upgrade()
+        yield db
+    finally:
+        db.close()
 
 
 def _guard(func):
@@ -111,8 +118,7 @@ def _since(args) -> date | None:
 @_guard
 def cmd_users(args, settings) -> int:
     """`isobot users list|add|remove|promote [ID] [--name NAME]`."""
-    db = _open(settings)
-    try:
+    with _opened(settings) as db:
         if args.action == "list":
             return _list_users(db, settings)
         if args.user_id is None:
@@ -132,8 +138,6 @@ def cmd_users(args, settings) -> int:
             db.promote(uid)
             print(MSG["promoted"].format(id=uid))
         return 0
-    finally:
-        db.close()
 
 
 def _list_users(db: Database, settings) -> int:
@@ -218,11 +222,8 @@ def format_stats(stats: Stats) -> str:
 def cmd_stats(args, settings) -> int:
     """`isobot stats [--since DATE] [--csv FILE] [--json]`."""
     since = _since(args)
-    db = _open(settings)
-    try:
+    with _opened(settings) as db:
         stats = db.stats(since)
-    finally:
-        db.close()
     if args.csv:
         write_stats_csv(stats, Path(args.csv))
     if args.json:
@@ -263,11 +264,8 @@ def format_unanswered(groups: list[UnansweredGroup]) -> str:
 def cmd_unanswered(args, settings) -> int:
     """`isobot unanswered [--since DATE] [--json]`."""
     since = _since(args)
-    db = _open(settings)
-    try:
+    with _opened(settings) as db:
         groups = db.unanswered(since)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps({"since": since.isoformat() if since else None,
                           "groups": [group_to_json(g) for g in groups]}, ensure_ascii=False, indent=2))
@@ -280,11 +278,8 @@ def cmd_unanswered(args, settings) -> int:
 def cmd_purge(args, settings) -> int:
     """`isobot purge [--days N]`: apply the question-log retention period."""
     days = args.days if args.days is not None else settings.question_retention_days
-    db = _open(settings)
-    try:
+    with _opened(settings) as db:
         n = db.purge_questions(days)
-    finally:
-        db.close()
     print(MSG["purged"].format(n=n, days=days))
     return 0
 
